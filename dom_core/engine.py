@@ -1,0 +1,327 @@
+"""The sourcing engine: ``decide(order, ledger, now) -> Decision``, deterministic and side-effect free.
+
+``source`` is ``decide`` followed by the atomic reservation of the decision in the ledger (and the
+capacity book, if one is kept). Simulation and live service both call this one object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from dom_core.capacity import CapacityBook
+from dom_core.carriers import CarrierCatalog, Objective, default_services
+from dom_core.decision import (
+    CandidateNote,
+    Decision,
+    Explanation,
+    Shipment,
+    ShipmentLine,
+    Transfer,
+    Unfulfilled,
+)
+from dom_core.errors import DomError, UnknownSkuError
+from dom_core.inventory import InventoryLedger
+from dom_core.model import HOURS_PER_DAY, Capability, FulfilmentType, Order
+from dom_core.network import InventoryModel, Network
+from dom_core.strategies import SourcingContext, Strategy, build_strategy
+from dom_core.strategies.base import Plan
+
+PICKUP_READY_HOURS = 2.0  # BOPIS: picked and ready this long after the order, within opening hours
+_EMPTY = np.zeros(0, dtype=np.intp)
+
+
+@dataclass(slots=True)
+class _Lines:
+    physical: list[int]  # indices into order.lines
+    digital: list[ShipmentLine]
+    rejected: list[Unfulfilled]
+    sku_idx: list[int]
+    kg: list[float]
+
+
+@dataclass
+class SourcingEngine:
+    """Decides, for every order, which locations ship which lines, and with which carrier service.
+
+    ``strategy`` overrides every inventory model's own strategy (used to compare strategies on one
+    scenario); otherwise each model's strategy applies, and ``split_shipments`` where it has none.
+    """
+
+    network: Network
+    carriers: CarrierCatalog = field(default_factory=default_services)
+    strategy: Strategy | None = None
+    capacity: CapacityBook | None = None
+    _static: dict[tuple[str, FulfilmentType], npt.NDArray[np.intp]] = field(default_factory=dict, repr=False)
+    _default: Strategy = field(default_factory=lambda: build_strategy("split_shipments"), repr=False)
+
+    def strategy_for(self, model: InventoryModel) -> Strategy:
+        """The strategy that decides for orders of this inventory model."""
+        return self.strategy or model.strategy or self._default
+
+    # ------------------------------------------------------------------ public
+    def source(self, order: Order, ledger: InventoryLedger, now: float | None = None, explain: bool = False) -> Decision:
+        """Decide and reserve the decision's units (all or nothing)."""
+        decision = self.decide(order, ledger, now, explain)
+        at = order.created_at if now is None else now
+        ledger.reserve(order.id, decision.reservations, at)
+        if self.capacity is not None:
+            for s in decision.shipments:
+                self.capacity.add(self.network.loc_index[s.location], s.ship_at)
+        return decision
+
+    def explain(self, order: Order, ledger: InventoryLedger, now: float | None = None) -> Explanation:
+        """The explanation of the decision this state would give (decisions are deterministic)."""
+        explanation = self.decide(order, ledger, now, explain=True).explanation
+        assert explanation is not None
+        return explanation
+
+    def decide(self, order: Order, ledger: InventoryLedger, now: float | None = None, explain: bool = False) -> Decision:
+        """The sourcing decision for ``order`` given the ledger's state at ``now`` (no state changes)."""
+        now = order.created_at if now is None else now
+        model = self.network.inventory_model(order.market, order.channel)
+        strategy = self.strategy_for(model)
+        lines = self._classify_lines(order)
+        unfulfilled = list(lines.rejected)
+        if not lines.physical:
+            return self._decision(order, strategy, model, now, (), (), unfulfilled, lines.digital, (), None)
+        dest, cand, dest_problem = self._destination(order, model)
+        if dest_problem:
+            unfulfilled += self._unserved(order, lines, {}, dest_problem)
+            expl = Explanation(strategy.name, model.name, (), dest_problem) if explain else None
+            return self._decision(order, strategy, model, now, (), (), unfulfilled, lines.digital, (), expl)
+        ctx = self._context(order, model, ledger, now, lines, dest, cand)
+        notes: list[CandidateNote] = []
+        ctx = self._apply_filters(ctx, model, notes if explain else None)
+        if len(ctx.cand) == 0:
+            reason = "no eligible location: every candidate was removed by the filters"
+            unfulfilled += self._unserved(order, lines, {}, reason)
+            expl = Explanation(strategy.name, model.name, tuple(notes), reason) if explain else None
+            return self._decision(order, strategy, model, now, (), (), unfulfilled, lines.digital, (), expl)
+        plan = strategy.plan(ctx)
+        shipments, transfers, reservations, picked = self._realise(order, ctx, plan, lines, strategy, dest)
+        unfulfilled += self._unserved(order, lines, picked, plan.shortfall)
+        expl = self._explanation(ctx, plan, strategy, notes, shipments) if explain else None
+        return self._decision(
+            order, strategy, model, now, tuple(shipments), tuple(transfers), unfulfilled, lines.digital,
+            tuple(reservations), expl,
+        )
+
+    # --------------------------------------------------------------- building
+    def _classify_lines(self, order: Order) -> _Lines:
+        sku_index, skus = self.network.sku_index, self.network.skus
+        out = _Lines([], [], [], [], [])
+        digital_order = order.fulfilment is FulfilmentType.DIGITAL
+        for k, line in enumerate(order.lines):
+            s = sku_index.get(line.sku)
+            if s is None:
+                raise UnknownSkuError(f"order[{order.id}].lines[{k}].sku", f"unknown SKU {line.sku!r}")
+            sku = skus[s]
+            if sku.digital:
+                out.digital.append(ShipmentLine(line.line_id, line.sku, line.qty))
+            elif digital_order:
+                out.rejected.append(Unfulfilled(line.line_id, line.sku, line.qty, "physical SKU on a digital order"))
+            else:
+                out.physical.append(k)
+                out.sku_idx.append(s)
+                out.kg.append(sku.weight_kg)
+        return out
+
+    def _static_candidates(self, model: InventoryModel, ftype: FulfilmentType) -> npt.NDArray[np.intp]:
+        key = (model.name, ftype)
+        cached = self._static.get(key)
+        if cached is None:
+            locs, index = self.network.locations, self.network.loc_index
+            pool = [index[loc_id] for loc_id in model.locations]
+            if ftype is FulfilmentType.SHIP_TO_STORE:
+                keep = [i for i in pool if locs[i].enabled and not locs[i].kind == "pickup_point"]
+            else:
+                keep = [i for i in pool if locs[i].enabled and Capability.SHIP_TO_HOME in locs[i].capabilities]
+                if ftype is FulfilmentType.SHIP_FROM_STORE:
+                    keep = [i for i in keep if locs[i].is_store]
+            cached = np.array(keep, dtype=np.intp)
+            self._static[key] = cached
+        return cached
+
+    def _destination(
+        self, order: Order, model: InventoryModel
+    ) -> tuple[tuple[float, float, str], npt.NDArray[np.intp], str]:
+        """(lat, lon, destination label), static candidates, and a problem that stops sourcing (or '')."""
+        ftype = order.fulfilment
+        if ftype in (FulfilmentType.PICKUP_IN_STORE, FulfilmentType.SHIP_TO_STORE):
+            assert order.pickup_location is not None
+            idx = self.network.loc_idx(order.pickup_location, f"order[{order.id}].pickup_location")
+            store = self.network.locations[idx]
+            dest = (store.lat, store.lon, store.id)
+            need = Capability.PICKUP if ftype is FulfilmentType.PICKUP_IN_STORE else Capability.RECEIVE_SHIP_TO_STORE
+            if not store.enabled or need not in store.capabilities:
+                return dest, _EMPTY, f"pickup location {store.id} does not offer {need.value}"
+            if ftype is FulfilmentType.PICKUP_IN_STORE:
+                return dest, np.array([idx], dtype=np.intp), ""
+            return dest, self._static_candidates(model, ftype), ""
+        return (order.lat, order.lon, "customer"), self._static_candidates(model, ftype), ""
+
+    def _context(
+        self, order: Order, model: InventoryModel, ledger: InventoryLedger, now: float, lines: _Lines,
+        dest: tuple[float, float, str], cand: npt.NDArray[np.intp],
+    ) -> SourcingContext:
+        rows: dict[int, int] = {}
+        line_row = [rows.setdefault(s, len(rows)) for s in lines.sku_idx]
+        row_sku = list(rows)
+        deadline = None if order.max_delivery_days is None else order.created_at + order.max_delivery_days * HOURS_PER_DAY
+        return SourcingContext(
+            order=order, network=self.network, model=model, ledger=ledger, carriers=self.carriers, now=now,
+            dest_lat=dest[0], dest_lon=dest[1], deadline=deadline,
+            line_qty=[order.lines[k].qty for k in lines.physical], line_kg=lines.kg, line_row=line_row,
+            row_sku=row_sku, cand=cand, atp=ledger.atp_matrix(row_sku, cand),
+        )
+
+    def _apply_filters(
+        self, ctx: SourcingContext, model: InventoryModel, notes: list[CandidateNote] | None
+    ) -> SourcingContext:
+        if not model.filters:
+            return ctx
+        keep = np.ones(len(ctx.cand), dtype=bool)
+        for flt in model.filters:
+            mask = flt.keep(ctx, self.capacity)
+            if notes is not None:
+                for j in np.flatnonzero(keep & ~mask):
+                    loc = self.network.locations[ctx.cand[j]].id
+                    notes.append(CandidateNote(loc, f"removed by filter {flt.name}", tuple(ctx.atp[:, j].tolist())))
+            keep &= mask
+        if keep.all():
+            return ctx
+        dist = None if ctx._dist is None else ctx._dist[keep]
+        ctx.cand, ctx.atp, ctx._dist = ctx.cand[keep], ctx.atp[:, keep], dist
+        return ctx
+
+    def _realise(
+        self, order: Order, ctx: SourcingContext, plan: Plan, lines: _Lines, strategy: Strategy,
+        dest: tuple[float, float, str],
+    ) -> tuple[list[Shipment], list[Transfer], list[tuple[int, int, int]], dict[int, int]]:
+        """Turn a plan into shipments with carrier quotes, transfers and reservations."""
+        locs = self.network.locations
+        dists = self.network.distances_km(dest[0], dest[1])
+        transfer_svc = self.carriers.service(self.carriers.transfer_service) if (
+            plan.transfers or order.fulfilment is FulfilmentType.SHIP_TO_STORE
+        ) else None
+        transfers: list[Transfer] = []
+        ready: dict[int, float] = {}
+        reserve: dict[tuple[int, int], int] = {}
+        moved_in: dict[tuple[int, int], int] = {}
+        for src, dst, i, qty in plan.transfers:
+            a, b = locs[ctx.cand[src]], locs[ctx.cand[dst]]
+            km = float(self.network.distances_km(b.lat, b.lon)[ctx.cand[src]])
+            kg = qty * lines.kg[i]
+            assert transfer_svc is not None
+            q = transfer_svc.quote(ctx.now, a.cutoff_hour, km, kg, qty)
+            transfers.append(Transfer(a.id, b.id, order.lines[lines.physical[i]].sku, qty, q.cost, q.co2_kg, q.promised_at))
+            ready[dst] = max(ready.get(dst, ctx.now), q.promised_at)
+            key = (int(ctx.cand[src]), lines.sku_idx[i])
+            reserve[key] = reserve.get(key, 0) + qty
+            moved_in[(dst, i)] = moved_in.get((dst, i), 0) + qty
+        shipments: list[Shipment] = []
+        picked: dict[int, int] = {}
+        objective = strategy.carrier_objective
+        deadline = ctx.deadline
+        for j, taken in plan.picks.items():
+            loc_i = int(ctx.cand[j])
+            loc = locs[loc_i]
+            items = sum(taken.values())
+            kg = sum(qty * lines.kg[i] for i, qty in taken.items())
+            km = float(dists[loc_i])
+            at = ready.get(j, ctx.now)
+            if order.fulfilment is FulfilmentType.PICKUP_IN_STORE or (
+                order.fulfilment is FulfilmentType.SHIP_TO_STORE and loc.id == dest[2]
+            ):
+                ship_at = _pickup_ready(at, loc.cutoff_hour)
+                service, cost, promised, co2 = "pickup", 0.0, ship_at, 0.0
+            else:
+                if order.fulfilment is FulfilmentType.SHIP_TO_STORE:
+                    assert transfer_svc is not None
+                    quote = transfer_svc.quote(at, loc.cutoff_hour, km, kg, items)
+                else:
+                    quote = self.carriers.choose(objective, at, loc.cutoff_hour, km, kg, items, deadline)
+                if quote is None:
+                    continue  # no service takes this parcel: its units stay unfulfilled
+                service, cost, ship_at, promised, co2 = (
+                    quote.service, quote.cost, quote.ship_at, quote.promised_at, quote.co2_kg,
+                )
+            ship_lines = []
+            for i, qty in taken.items():
+                line = order.lines[lines.physical[i]]
+                ship_lines.append(ShipmentLine(line.line_id, line.sku, qty))
+                picked[i] = picked.get(i, 0) + qty
+                own = qty - moved_in.get((j, i), 0)
+                if own:
+                    key = (loc_i, lines.sku_idx[i])
+                    reserve[key] = reserve.get(key, 0) + own
+            handling = loc.handling_cost_per_order + loc.handling_cost_per_line * len(taken)
+            shipments.append(
+                Shipment(loc.id, tuple(ship_lines), service, dest[2], km, kg, cost, handling, ship_at, promised, co2)
+            )
+        reservations = [(loc_i, s, qty) for (loc_i, s), qty in reserve.items()]
+        return shipments, transfers, reservations, picked
+
+    def _unserved(self, order: Order, lines: _Lines, picked: dict[int, int], reason: str) -> list[Unfulfilled]:
+        out = []
+        for i, k in enumerate(lines.physical):
+            line = order.lines[k]
+            short = line.qty - picked.get(i, 0)
+            if short > 0:
+                out.append(Unfulfilled(line.line_id, line.sku, short, reason))
+        return out
+
+    def _explanation(
+        self, ctx: SourcingContext, plan: Plan, strategy: Strategy, notes: list[CandidateNote],
+        shipments: list[Shipment],
+    ) -> Explanation:
+        locs = self.network.locations
+        rank = {j: r + 1 for r, j in enumerate(plan.considered)}
+        chosen = {s.location for s in shipments}
+        sources = {locs[ctx.cand[src]].id for src, _, _, _ in plan.transfers}
+        for j, loc_i in enumerate(ctx.cand):
+            loc = locs[loc_i].id
+            if loc in chosen:
+                status = "chosen: ships " + ", ".join(f"{ln.sku}x{ln.qty}" for s in shipments if s.location == loc for ln in s.lines)
+            elif loc in sources:
+                status = "chosen: transfers stock to the shipping location"
+            elif j in rank:
+                status = "considered, not needed"
+            else:
+                status = "not considered (beyond the cutoff or lower ranked)"
+            score = None if plan.scores is None else plan.scores.get(j)
+            notes.append(CandidateNote(loc, status, tuple(ctx.atp[:, j].tolist()), rank.get(j), score))
+        why = plan.why
+        if shipments:
+            why += "; " + "; ".join(
+                f"{s.location} via {s.service}: cost {s.cost:.2f}, promised by hour {s.promised_at:.1f}, "
+                f"{s.co2_kg:.3f} kg CO2e"
+                for s in shipments
+            )
+        return Explanation(strategy.name, ctx.model.name, tuple(notes), why)
+
+    @staticmethod
+    def _decision(
+        order: Order, strategy: Strategy, model: InventoryModel, now: float, shipments: tuple[Shipment, ...],
+        transfers: tuple[Transfer, ...], unfulfilled: list[Unfulfilled], digital: list[ShipmentLine],
+        reservations: tuple[tuple[int, int, int], ...], explanation: Explanation | None,
+    ) -> Decision:
+        return Decision(
+            order.id, strategy.name, model.name, now, shipments, transfers, tuple(unfulfilled), tuple(digital),
+            reservations, explanation,
+        )
+
+
+def _pickup_ready(at: float, cutoff_hour: float) -> float:
+    """BOPIS readiness: a couple of hours after the order, or next morning after the store's cutoff."""
+    day = np.floor(at / HOURS_PER_DAY)
+    hour = at - day * HOURS_PER_DAY
+    if hour + PICKUP_READY_HOURS <= cutoff_hour:
+        return float(at + PICKUP_READY_HOURS)
+    return float((day + 1) * HOURS_PER_DAY + 10.0)
+
+
+__all__ = ["DomError", "Objective", "SourcingEngine"]

@@ -1,0 +1,154 @@
+"""The fulfilment network: locations, catalogue, markets, channels and inventory models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dom_core.errors import DomError, UnknownLocationError, UnknownSkuError
+from dom_core.geo import FloatArray, haversine_many_km
+from dom_core.model import Capability, Location, Sku
+
+if TYPE_CHECKING:
+    from dom_core.rules import Filter
+    from dom_core.strategies.base import Strategy
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryModel:
+    """Which locations may serve a market/channel, in which priority, with which strategy.
+
+    Commerce Layer calls this an inventory model, Magento MSI a stock. ``cutoff`` is the most
+    locations the strategy considers (after its own ranking); ``max_shipments`` the most shipments
+    (distinct shipping locations) one order may be split into.
+    """
+
+    name: str
+    market: str
+    channels: frozenset[str]
+    locations: tuple[str, ...]
+    strategy: Strategy | None = None
+    cutoff: int = 10
+    max_shipments: int = 10
+    return_locations: tuple[str, ...] = ()
+    filters: tuple[Filter, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.cutoff < 1:
+            raise DomError(f"inventory_model[{self.name}].cutoff", "must be >= 1")
+        if self.max_shipments < 1:
+            raise DomError(f"inventory_model[{self.name}].max_shipments", "must be >= 1")
+        if not self.locations:
+            raise DomError(f"inventory_model[{self.name}].locations", "needs at least one location")
+
+
+@dataclass(slots=True)
+class Network:
+    """Locations and SKUs with dense integer indices, plus the inventory models per market/channel."""
+
+    locations: tuple[Location, ...]
+    skus: tuple[Sku, ...]
+    inventory_models: tuple[InventoryModel, ...] = ()
+    loc_index: dict[str, int] = field(init=False)
+    sku_index: dict[str, int] = field(init=False)
+    lats: FloatArray = field(init=False)
+    lons: FloatArray = field(init=False)
+    weights: FloatArray = field(init=False)
+    _model_by_key: dict[tuple[str, str], InventoryModel] = field(init=False)
+    _distance_cache: Any = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.loc_index = _index([loc.id for loc in self.locations], "locations")
+        self.sku_index = _index([sku.id for sku in self.skus], "skus")
+        self.lats = np.array([loc.lat for loc in self.locations], dtype=np.float64)
+        self.lons = np.array([loc.lon for loc in self.locations], dtype=np.float64)
+        self.weights = np.array([sku.weight_kg for sku in self.skus], dtype=np.float64)
+        self._model_by_key = {}
+        for model in self.inventory_models:
+            for i, loc_id in enumerate(model.locations):
+                if loc_id not in self.loc_index:
+                    raise UnknownLocationError(
+                        f"inventory_model[{model.name}].locations[{i}]", f"unknown location {loc_id!r}"
+                    )
+            for i, loc_id in enumerate(model.return_locations):
+                if loc_id not in self.loc_index:
+                    raise UnknownLocationError(
+                        f"inventory_model[{model.name}].return_locations[{i}]", f"unknown location {loc_id!r}"
+                    )
+            for channel in model.channels:
+                key = (model.market, channel)
+                if key in self._model_by_key:
+                    raise DomError(
+                        f"inventory_model[{model.name}].channels",
+                        f"market {model.market!r} channel {channel!r} already served by "
+                        f"{self._model_by_key[key].name!r}",
+                    )
+                self._model_by_key[key] = model
+        self._distance_cache = lru_cache(maxsize=65_536)(self._distances_uncached)
+
+    def location(self, loc_id: str) -> Location:
+        """The location with this id, or an UnknownLocationError."""
+        try:
+            return self.locations[self.loc_index[loc_id]]
+        except KeyError:
+            raise UnknownLocationError("location", f"unknown location {loc_id!r}") from None
+
+    def sku(self, sku_id: str) -> Sku:
+        """The SKU with this id, or an UnknownSkuError."""
+        try:
+            return self.skus[self.sku_index[sku_id]]
+        except KeyError:
+            raise UnknownSkuError("sku", f"unknown SKU {sku_id!r}") from None
+
+    def sku_idx(self, sku_id: str, field_name: str = "sku") -> int:
+        """Dense index of a SKU, raising UnknownSkuError naming ``field_name``."""
+        idx = self.sku_index.get(sku_id)
+        if idx is None:
+            raise UnknownSkuError(field_name, f"unknown SKU {sku_id!r}")
+        return idx
+
+    def loc_idx(self, loc_id: str, field_name: str = "location") -> int:
+        """Dense index of a location, raising UnknownLocationError naming ``field_name``."""
+        idx = self.loc_index.get(loc_id)
+        if idx is None:
+            raise UnknownLocationError(field_name, f"unknown location {loc_id!r}")
+        return idx
+
+    def inventory_model(self, market: str, channel: str) -> InventoryModel:
+        """The inventory model serving this market and channel."""
+        model = self._model_by_key.get((market, channel))
+        if model is None:
+            raise DomError("order.market/channel", f"no inventory model serves market {market!r} channel {channel!r}")
+        return model
+
+    def has_inventory_model(self, market: str, channel: str) -> bool:
+        """Whether some inventory model serves this market and channel."""
+        return (market, channel) in self._model_by_key
+
+    def distances_km(self, lat: float, lon: float) -> FloatArray:
+        """Great-circle km from a point to every location (cached per point; do not mutate)."""
+        result: FloatArray = self._distance_cache(round(lat, 5), round(lon, 5))
+        return result
+
+    def _distances_uncached(self, lat: float, lon: float) -> FloatArray:
+        dist = haversine_many_km(lat, lon, self.lats, self.lons)
+        dist.setflags(write=False)
+        return dist
+
+    def with_capability(self, capability: Capability, among: Iterable[int] | None = None) -> list[int]:
+        """Indices of enabled locations with a capability, optionally restricted to ``among``."""
+        pool = range(len(self.locations)) if among is None else among
+        return [i for i in pool if self.locations[i].enabled and capability in self.locations[i].capabilities]
+
+
+def _index(ids: Sequence[str], what: str) -> dict[str, int]:
+    index: dict[str, int] = {}
+    for i, item_id in enumerate(ids):
+        if item_id in index:
+            raise DomError(f"{what}[{i}].id", f"duplicate id {item_id!r}")
+        index[item_id] = i
+    return index

@@ -1,0 +1,148 @@
+"""The strategy protocol, the sourcing context a strategy works on, and the plan it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from dom_core.carriers import CarrierCatalog, Objective
+from dom_core.inventory import InventoryLedger
+from dom_core.model import Order
+from dom_core.network import InventoryModel, Network
+from dom_core.registry import Registry
+
+IntpArray = npt.NDArray[np.intp]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(slots=True)
+class SourcingContext:
+    """Everything a strategy may look at for one order; built by the engine, read-only to strategies.
+
+    ``cand`` holds the eligible location indices in the inventory model's priority order (position 0
+    is the primary). ``atp[r, j]`` is the ATP of SKU row ``r`` at candidate ``j``; order lines map to
+    rows through ``line_row`` (two lines of one SKU share a row, so they share its stock).
+    """
+
+    order: Order
+    network: Network
+    model: InventoryModel
+    ledger: InventoryLedger
+    carriers: CarrierCatalog
+    now: float
+    dest_lat: float
+    dest_lon: float
+    deadline: float | None
+    line_qty: list[int]
+    line_kg: list[float]
+    line_row: list[int]
+    row_sku: list[int]
+    cand: IntpArray
+    atp: npt.NDArray[np.int64]
+    _dist: FloatArray | None = field(default=None, repr=False)
+
+    @property
+    def dist(self) -> FloatArray:
+        """Great-circle km from each candidate to the destination (computed on first use)."""
+        if self._dist is None:
+            self._dist = self.network.distances_km(self.dest_lat, self.dest_lon)[self.cand]
+        return self._dist
+
+    @property
+    def n_lines(self) -> int:
+        """Number of (non-digital) lines to source."""
+        return len(self.line_qty)
+
+    def stock(self, positions: Sequence[int] | IntpArray) -> dict[int, list[int]]:
+        """Mutable per-candidate ATP rows for the given candidate positions: {position: [atp per row]}."""
+        cols = self.atp[:, positions].T.tolist()
+        return dict(zip((int(p) for p in positions), cols, strict=True))
+
+    def covers_order(self) -> npt.NDArray[np.bool_]:
+        """For every candidate: can it ship the whole order alone?"""
+        need = np.zeros(self.atp.shape[0], dtype=np.int64)
+        np.add.at(need, self.line_row, self.line_qty)
+        covers: npt.NDArray[np.bool_] = (self.atp >= need[:, None]).all(axis=0)
+        return covers
+
+    def units_coverable(self) -> npt.NDArray[np.int64]:
+        """For every candidate: how many of the order's units it could ship."""
+        need = np.zeros(self.atp.shape[0], dtype=np.int64)
+        np.add.at(need, self.line_row, self.line_qty)
+        units: npt.NDArray[np.int64] = np.minimum(self.atp, need[:, None]).sum(axis=0)
+        return units
+
+
+@dataclass(slots=True)
+class Plan:
+    """A strategy's answer: units per candidate position and line, optional transfers, and its reasons."""
+
+    picks: dict[int, dict[int, int]] = field(default_factory=dict)  # position -> {line: qty}
+    transfers: list[tuple[int, int, int, int]] = field(default_factory=list)  # (from, to, line, qty)
+    considered: list[int] = field(default_factory=list)  # positions in the order considered
+    scores: dict[int, float] | None = None
+    why: str = ""
+    shortfall: str = "not enough ATP at the locations considered"
+
+    def take(self, position: int, line: int, qty: int) -> None:
+        """Add ``qty`` of ``line`` from candidate ``position``."""
+        lines = self.picks.setdefault(position, {})
+        lines[line] = lines.get(line, 0) + qty
+
+
+class Strategy(Protocol):
+    """A sourcing strategy: turns a context into a plan. Registered by name in the registry."""
+
+    name: ClassVar[str]
+    carrier_objective: ClassVar[Objective]
+
+    def plan(self, ctx: SourcingContext) -> Plan:
+        """Decide which candidate ships which units."""
+        ...
+
+
+STRATEGIES = Registry("strategy")
+register = STRATEGIES.register
+
+
+def walk(
+    ctx: SourcingContext,
+    order: Sequence[int],
+    *,
+    whole_lines: bool = False,
+    max_shipments: int | None = None,
+    plan: Plan | None = None,
+) -> Plan:
+    """Walk candidates in ``order`` taking min(ATP, still needed) of each line (Magento's priority walk).
+
+    With ``whole_lines`` a line is only taken from a location that has all of it (split by line
+    items). Stops when every line is served or ``max_shipments`` locations are used.
+    """
+    plan = plan or Plan()
+    limit = ctx.model.max_shipments if max_shipments is None else max_shipments
+    remaining = list(ctx.line_qty)
+    stock = ctx.stock(order)
+    left = sum(remaining)
+    for j in order:
+        if left == 0 or len(plan.picks) >= limit:
+            break
+        plan.considered.append(j)
+        avail = stock[j]
+        for i, need in enumerate(remaining):
+            if need == 0:
+                continue
+            r = ctx.line_row[i]
+            have = avail[r]
+            take = (need if have >= need else 0) if whole_lines else min(have, need)
+            if take:
+                plan.take(j, i, take)
+                avail[r] -= take
+                remaining[i] -= take
+                left -= take
+    if left and len(plan.picks) >= limit:
+        plan.shortfall = f"max_shipments {limit} reached"
+    return plan

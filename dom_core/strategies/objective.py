@@ -1,0 +1,166 @@
+"""Objective-based strategies: cheapest, fastest, greenest, balance-stock and a weighted blend.
+
+Each candidate is scored for shipping the whole order at once (vectorised carrier quotes):
+
+    score_j = w_cost * (shipping_j + handling_j) + w_time * promised_days_j + w_co2 * kg_co2e_j
+              + w_balance * units * mean_r 1 / (1 + days_of_cover_rj)
+
+The plan is the best single location that covers the order, unless a greedy cover (cheapest score per
+unit covered, paying ``split_penalty`` per extra shipment) serves more units or costs less.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from dom_core.carriers import Objective
+from dom_core.quoting import quote_many
+from dom_core.strategies.base import Plan, SourcingContext, register
+
+F = npt.NDArray[np.float64]
+
+
+def candidate_scores(
+    ctx: SourcingContext,
+    objective: Objective,
+    w_cost: float,
+    w_time: float,
+    w_co2: float,
+    w_balance: float,
+) -> F:
+    """Score of shipping the whole order from each candidate (lower is better; inf if unservable)."""
+    locs = ctx.network.locations
+    cutoffs = np.array([locs[i].cutoff_hour for i in ctx.cand], dtype=np.float64)
+    kg = sum(q * w for q, w in zip(ctx.line_qty, ctx.line_kg, strict=True))
+    items = sum(ctx.line_qty)
+    q = quote_many(ctx.carriers, objective, ctx.now, cutoffs, ctx.dist, kg, items, ctx.deadline)
+    handling = np.array(
+        [locs[i].handling_cost_per_order + locs[i].handling_cost_per_line * ctx.n_lines for i in ctx.cand]
+    )
+    score: F = w_cost * (q.cost + handling)
+    if w_time:
+        score = score + w_time * (q.promised_at - ctx.now) / 24.0
+    if w_co2:
+        score = score + w_co2 * q.co2_kg
+    if w_balance:
+        cover = np.vstack([ctx.ledger.days_of_cover(s, ctx.cand) for s in ctx.row_sku])
+        score = score + w_balance * items * (1.0 / (1.0 + cover)).mean(axis=0)
+    result: F = np.where(q.service < 0, np.inf, score)
+    return result
+
+
+@register("weighted")
+@dataclass(frozen=True)
+class Weighted:
+    """A weighted blend of cost, delivery days, kg CO2e and stock balance, with a split penalty."""
+
+    cost: float = 1.0
+    time: float = 0.0
+    co2: float = 0.0
+    balance: float = 0.0
+    split_penalty: float = 2.0
+    name: ClassVar[str]
+    carrier_objective: ClassVar[Objective] = Objective.CHEAPEST
+
+    def plan(self, ctx: SourcingContext) -> Plan:
+        """Best single location or greedy cover by score per unit."""
+        scores = candidate_scores(ctx, self.carrier_objective, self.cost, self.time, self.co2, self.balance)
+        k = min(ctx.model.cutoff, len(ctx.cand))
+        ranked = [int(j) for j in np.argsort(scores, kind="stable")[:k] if np.isfinite(scores[j])]
+        covers = ctx.covers_order()
+        full = [j for j in ranked if covers[j]]
+        greedy = _greedy(ctx, ranked, scores)
+        greedy_units = sum(sum(v.values()) for v in greedy.picks.values())
+        greedy_score = sum(scores[j] for j in greedy.picks) + self.split_penalty * max(0, len(greedy.picks) - 1)
+        if full and (greedy_units < sum(ctx.line_qty) or scores[full[0]] <= greedy_score):
+            j = full[0]
+            plan = Plan(considered=ranked)
+            for i, qty in enumerate(ctx.line_qty):
+                plan.take(j, i, qty)
+            plan.why = f"{self.name}: {ctx.network.locations[ctx.cand[j]].id} ships the whole order at the best score"
+        else:
+            plan = greedy
+            plan.considered = ranked
+            plan.why = f"{self.name}: greedy cover by score per unit (split penalty {self.split_penalty})"
+        plan.scores = {j: float(scores[j]) for j in ranked}
+        return plan
+
+
+def _greedy(ctx: SourcingContext, ranked: list[int], scores: F) -> Plan:
+    plan = Plan()
+    remaining = list(ctx.line_qty)
+    stock = ctx.stock(ranked)
+    while sum(remaining) and len(plan.picks) < ctx.model.max_shipments:
+        best, best_ratio = -1, np.inf
+        for j in ranked:
+            if j in plan.picks:
+                continue
+            units = _coverable(ctx, stock[j], remaining)
+            if units and scores[j] / units < best_ratio:
+                best, best_ratio = j, scores[j] / units
+        if best < 0:
+            break
+        avail = stock[best]
+        for i, need in enumerate(remaining):
+            r = ctx.line_row[i]
+            take = min(need, avail[r])
+            if take > 0:
+                plan.take(best, i, take)
+                avail[r] -= take
+                remaining[i] -= take
+    if sum(remaining) and len(plan.picks) >= ctx.model.max_shipments:
+        plan.shortfall = f"max_shipments {ctx.model.max_shipments} reached"
+    return plan
+
+
+def _coverable(ctx: SourcingContext, avail: list[int], remaining: list[int]) -> int:
+    used: dict[int, int] = {}
+    units = 0
+    for i, need in enumerate(remaining):
+        r = ctx.line_row[i]
+        take = min(need, avail[r] - used.get(r, 0))
+        if take > 0:
+            units += take
+            used[r] = used.get(r, 0) + take
+    return units
+
+
+@register("cheapest")
+@dataclass(frozen=True)
+class Cheapest(Weighted):
+    """Least shipping + handling + split penalty; cheapest carrier service that meets the promise."""
+
+
+@register("fastest")
+@dataclass(frozen=True)
+class Fastest(Weighted):
+    """Earliest promised delivery (cost breaks ties); fastest carrier service."""
+
+    cost: float = 0.01
+    time: float = 100.0
+    split_penalty: float = 0.5
+    carrier_objective: ClassVar[Objective] = Objective.FASTEST
+
+
+@register("greenest")
+@dataclass(frozen=True)
+class Greenest(Weighted):
+    """Least kg CO2e (cost breaks ties); greenest carrier service."""
+
+    cost: float = 0.01
+    co2: float = 100.0
+    split_penalty: float = 20.0  # every extra parcel adds its own last-mile emissions
+    carrier_objective: ClassVar[Objective] = Objective.GREENEST
+
+
+@register("balance_stock")
+@dataclass(frozen=True)
+class BalanceStock(Weighted):
+    """Protect locations with low days of cover: take from where stock lasts longest (cost breaks ties)."""
+
+    cost: float = 0.05
+    balance: float = 50.0
