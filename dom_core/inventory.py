@@ -192,6 +192,23 @@ class InventoryLedger:
         self.safety[:] = qty
         self._raw_atp = self.on_hand - self.reserved - self.safety
 
+    def load_balances(self, on_hand: IntArray, safety: IntArray) -> None:
+        """Start from given (SKU x location) on-hand and safety arrays; needs a ledger with no reservations."""
+        if self.reservations:
+            raise DomError("on_hand", "cannot load balances while reservations are held")
+        if on_hand.shape != self.on_hand.shape or safety.shape != self.safety.shape:
+            raise DomError("on_hand", f"expected shape {self.on_hand.shape}, got {on_hand.shape}/{safety.shape}")
+        if (on_hand < 0).any() or (safety < 0).any():
+            raise InvalidQuantityError("on_hand", "balances must be >= 0")
+        self.on_hand = on_hand.astype(np.int64, copy=True)
+        self.safety = safety.astype(np.int64, copy=True)
+        self.reserved[:] = 0
+        self._raw_atp = self.on_hand - self.safety
+        for s, loc in zip(*np.nonzero(self.on_hand), strict=True):
+            self._log(0.0, MovementKind.RECEIVE, int(loc), int(s), int(self.on_hand[s, loc]), "initial")
+        for s, loc in zip(*np.nonzero(self.safety), strict=True):
+            self._log(0.0, MovementKind.SAFETY, int(loc), int(s), int(self.safety[s, loc]), "")
+
     def reserve(self, ref: str, items: Sequence[Item], at: float = 0.0) -> None:
         """Reserve every item for ``ref`` or, if any exceeds ATP, nothing at all."""
         if not items:

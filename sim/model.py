@@ -1,0 +1,437 @@
+"""One simulation run: a SimPy model that drives the dom_core engine with a scenario's demand.
+
+Processes (few and long-lived, so the event loop stays fast at a million orders):
+* arrivals  - one process walks the pre-drawn demand stream and sources each order with the engine;
+* picking   - one hourly process picks queued shipments at every location within its shift capacity;
+              a picked parcel leaves at the carrier's next pickup and arrives after a random transit;
+* daily     - replenishment review, walk-in store sales, backorder retries/cancellation, snapshots;
+* returns and receipts are raw SimPy timeout callbacks (no process per item).
+Stock lives only in the engine's ledger; the model records flat rows that become Parquet tables.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from dom_core.capacity import CapacityBook
+from dom_core.decision import Decision
+from dom_core.engine import SourcingEngine
+from dom_core.model import HOURS_PER_DAY, FulfilmentType, LocationKind, Order, OrderLine
+from dom_core.returns import Grade, ReturnReason, ReturnRequest, ReturnsEngine
+from dom_core.strategies import build_strategy
+from sim.demand import MAX_SHIPMENT_DRAWS, DemandStream, generate_demand, triangular_ppf
+from sim.rng import stream
+from sim.scenario import StrategyRun
+from sim.world import World
+
+DRAIN_DAYS = 12.0  # after the horizon, run on without new orders until queued parcels are delivered
+GRADES = (Grade.A, Grade.B, Grade.C, Grade.D)
+
+
+@dataclass(slots=True)
+class PickJob:
+    """A shipment waiting to be picked at a location."""
+
+    ref: str
+    order: int
+    loc: int
+    units: int
+    service: str
+    promised_at: float
+    decided_at: float
+    shipment_no: int
+    lines: list[tuple[int, int, int]]  # (line index in the demand stream, sku index, qty)
+
+
+@dataclass
+class Records:
+    """Flat rows of a run, one list per column group."""
+
+    orders: list[tuple[Any, ...]] = field(default_factory=list)
+    shipments: list[tuple[Any, ...]] = field(default_factory=list)
+    events: list[tuple[float, str, str, str, int]] = field(default_factory=list)
+    daily: list[tuple[Any, ...]] = field(default_factory=list)
+    returns: list[tuple[Any, ...]] = field(default_factory=list)
+    explanations: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """Rule knobs an analyst turns without editing the scenario file."""
+
+    demand_factor: float = 1.0
+    capacity_factor: float = 1.0
+    max_shipments: int | None = None
+    safety_stock: int | None = None
+    store_participation: float = 1.0  # share of stores allowed to ship online orders
+
+
+class Simulation:
+    """One (scenario, strategy, replication) run."""
+
+    def __init__(
+        self, world: World, run: StrategyRun, replication: int, *, knobs: Knobs | None = None,
+        record_events: bool = True, explain_every: int = 500, progress: Callable[[float], None] | None = None,
+    ) -> None:
+        self.world, self.run_spec, self.replication = world, run, replication
+        self.knobs = knobs or Knobs()
+        sc = world.scenario
+        self.sc = sc
+        self.env = simpy.Environment()
+        self.network = _apply_network_knobs(world, self.knobs)
+        self.ledger = world.initial.copy()
+        self.ledger.network = self.network
+        self.ledger.record = False
+        if self.knobs.safety_stock is not None:
+            self.ledger.set_safety_stock_all(self.knobs.safety_stock)
+        self.engine = SourcingEngine(self.network, world.carriers, strategy=build_strategy(run.strategy), capacity=CapacityBook())
+        self.returns_engine = ReturnsEngine.from_spec(self.network, sc.returns.policy)
+        self.demand: DemandStream = generate_demand(world, replication, self.knobs.demand_factor)
+        self.records = Records()
+        self.record_events = record_events
+        self.explain_every = explain_every
+        self.progress = progress
+        n_loc = len(self.network.locations)
+        self.queues: list[deque[PickJob]] = [deque() for _ in range(n_loc)]
+        shift = max(1, sc.operations.shift_end_hour - sc.operations.shift_start_hour)
+        factor = sc.operations.capacity_factor * self.knobs.capacity_factor
+        self.cap_per_hour = [loc.pick_capacity_per_day * factor / shift for loc in self.network.locations]
+        self.picked_today = np.zeros(n_loc)
+        self.pipeline = np.zeros_like(self.ledger.on_hand)  # units on order per (sku, location)
+        self.backorders: deque[tuple[int, float, list[tuple[int, int, int]], int]] = deque()
+        self.u_lead = stream(sc.seed, replication, "leadtime").random((int(sc.horizon_days + DRAIN_DAYS) + 2, n_loc))
+        self.walkin_rng = stream(sc.seed, replication, "walkin")
+        self.services = {s.name: s for s in world.carriers.services}
+        self.events_processed = 0
+        self.units_shipped = 0
+        self.units_walkin = 0
+        self.units_received = 0
+        self.units_restocked = 0
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> Records:
+        """Run to the horizon plus the drain period; returns the recorded rows."""
+        self.env.process(self._arrivals())
+        self.env.process(self._picking())
+        self.env.process(self._daily())
+        end = (self.sc.horizon_days + DRAIN_DAYS) * HOURS_PER_DAY
+        self.env.run(until=end)
+        return self.records
+
+    def _event(self, t: float, kind: str, ref: str, loc: str, qty: int) -> None:
+        if self.record_events:
+            self.records.events.append((t, kind, ref, loc, qty))
+
+    # ------------------------------------------------------------- arrivals
+    def _arrivals(self) -> Any:
+        d, env = self.demand, self.env
+        n = len(d)
+        tick = max(1, n // 100)
+        for k in range(n):
+            delay = d.t[k] - env.now
+            if delay > 0:
+                yield env.timeout(delay)
+            self._place(k)
+            if self.progress is not None and k % tick == 0:
+                self.progress(k / n)
+        if self.progress is not None:
+            self.progress(1.0)
+
+    def _order(self, k: int, lines: list[tuple[int, int, int]], ref: str) -> Order:
+        d, net = self.demand, self.network
+        pickup = int(d.pickup[k])
+        return Order(
+            ref, self.world.market_names[int(d.market[k])], d.channels[int(d.channel[k])], float(d.t[k]),
+            float(d.lat[k]), float(d.lon[k]),
+            tuple(OrderLine(str(li), net.skus[s].id, q) for li, s, q in lines),
+            d.fulfilment[k], net.locations[pickup].id if pickup >= 0 else None, self.sc.demand.max_delivery_days,
+        )
+
+    def _place(self, k: int) -> None:
+        d = self.demand
+        a, b = int(d.line_start[k]), int(d.line_start[k + 1])
+        lines = [(li, int(d.line_sku[li]), int(d.line_qty[li])) for li in range(a, b)]
+        ref = f"O{k}"
+        self._source(k, ref, lines, attempt=0)
+
+    def _source(self, k: int, ref: str, lines: list[tuple[int, int, int]], attempt: int) -> None:
+        now = self.env.now
+        order = self._order(k, lines, ref)
+        explain = attempt == 0 and k % self.explain_every == 0
+        decision = self.engine.source(order, self.ledger, now, explain=explain)
+        self.events_processed += 1
+        if decision.explanation is not None:
+            self.records.explanations.append((ref, decision.explanation.as_text()))
+        self._after_decision(k, ref, lines, decision, attempt)
+
+    def _after_decision(self, k: int, ref: str, lines: list[tuple[int, int, int]], dec: Decision, attempt: int) -> None:
+        now, net = self.env.now, self.network
+        by_line = {str(li): (li, s) for li, s, _ in lines}
+        for src in {t.from_location for t in dec.transfers}:  # transfer sources ship to the primary now
+            self.ledger.commit(ref, now, loc=net.loc_index[src])
+        ready = max((t.arrive_at for t in dec.transfers), default=now)
+        for n_ship, s in enumerate(dec.shipments):
+            job = PickJob(
+                ref, k, net.loc_index[s.location], s.units, s.service, s.promised_at, now, n_ship,
+                [(by_line[ln.line_id][0], by_line[ln.line_id][1], ln.qty) for ln in s.lines],
+            )
+            if ready > now and dec.transfers:
+                self.env.timeout(ready - now).callbacks.append(lambda _e, j=job: self.queues[j.loc].append(j))
+            else:
+                self.queues[job.loc].append(job)
+            self._event(now, "sourced", ref, s.location, s.units)
+        lost = 0
+        backordered: list[tuple[int, int, int]] = []
+        for u in dec.unfulfilled:
+            li, s_idx = by_line[u.line_id]
+            if self.sc.operations.stockout == "backorder":
+                backordered.append((li, s_idx, u.qty))
+            else:
+                lost += u.qty
+        if backordered:
+            self.backorders.append((k, now, backordered, attempt + 1))
+            self._event(now, "backordered", ref, "", sum(q for _, _, q in backordered))
+        if lost:
+            self._event(now, "lost", ref, "", lost)
+        self.records.orders.append((
+            ref, k, float(self.demand.t[k]), now, attempt, self.world.market_names[int(self.demand.market[k])],
+            self.demand.channels[int(self.demand.channel[k])], self.demand.fulfilment[k].value, len(lines),
+            sum(q for _, _, q in lines), dec.units_allocated, lost, sum(q for _, _, q in backordered),
+            len(dec.shipments), sum(s.shipping_cost for s in dec.shipments), sum(s.handling_cost for s in dec.shipments),
+            sum(t.cost for t in dec.transfers), dec.co2_kg, dec.promised_at if dec.shipments else math.nan,
+        ))
+
+    # -------------------------------------------------------------- picking
+    def _picking(self) -> Any:
+        env, ops = self.env, self.sc.operations
+        while True:
+            hour = env.now % HOURS_PER_DAY
+            if ops.shift_start_hour <= hour < ops.shift_end_hour:
+                for loc, queue in enumerate(self.queues):
+                    if queue:
+                        self._pick(loc, queue, self.cap_per_hour[loc])
+            yield env.timeout(1.0)
+
+    def _pick(self, loc: int, queue: deque[PickJob], budget: float) -> None:
+        now = self.env.now + 1.0  # picked by the end of this hour
+        net = self.network
+        location = net.locations[loc]
+        while queue and (queue[0].units <= budget or budget >= self.cap_per_hour[loc]):
+            job = queue.popleft()
+            budget -= job.units
+            self.picked_today[loc] += job.units
+            self.ledger.commit(job.ref, now, loc=loc)
+            self.units_shipped += job.units
+            self.events_processed += 1
+            if job.service == "pickup":
+                shipped_at = delivered = now
+            else:
+                service = self.services[job.service]
+                shipped_at = service.ship_time(now, 24.0)
+                km = float(self._km(job, loc))
+                u = self.demand.u_transit[job.order, min(job.shipment_no, MAX_SHIPMENT_DRAWS - 1)]
+                t = service.transit
+                days = float(triangular_ppf(u, t.min_days, t.mode_days, t.max_days)) + t.extra_days_per_1000_km * km / 1000
+                delivered = shipped_at + days * HOURS_PER_DAY
+            self.records.shipments.append((
+                job.ref, job.order, location.id, location.kind.value, job.service, job.units, job.decided_at, now,
+                shipped_at, job.promised_at, delivered,
+            ))
+            self._event(now, "picked", job.ref, location.id, job.units)
+            self._event(delivered, "delivered", job.ref, location.id, job.units)
+            self._schedule_returns(job, delivered, location.id)
+            if budget <= 0:
+                break
+
+    def _km(self, job: PickJob, loc: int) -> float:
+        d = self.demand
+        pickup = int(d.pickup[job.order])
+        if pickup >= 0:
+            return float(self.network.distances_km(self.network.locations[pickup].lat, self.network.locations[pickup].lon)[loc])
+        return float(self.network.distances_km(float(d.lat[job.order]), float(d.lon[job.order]))[loc])
+
+    # -------------------------------------------------------------- returns
+    def _schedule_returns(self, job: PickJob, delivered: float, shipped_from: str) -> None:
+        d, rs = self.demand, self.sc.returns
+        for li, s, qty in job.lines:
+            if d.u_return[li] >= self.world.return_rate[s]:
+                continue
+            delay = float(triangular_ppf(d.u_return_delay[li], rs.delay_days.min, rs.delay_days.mode, rs.delay_days.max))
+            at = delivered + delay * HOURS_PER_DAY
+            if at >= (self.sc.horizon_days + DRAIN_DAYS) * HOURS_PER_DAY:
+                continue
+            self.env.timeout(at - self.env.now).callbacks.append(
+                lambda _e, j=job, li=li, s=s, q=qty, dl=delay, src=shipped_from: self._return(j, li, s, q, dl, src)
+            )
+
+    def _return(self, job: PickJob, li: int, s: int, qty: int, delay: float, shipped_from: str) -> None:
+        d, net = self.demand, self.network
+        grades = self.sc.returns.grades
+        names = list(grades)
+        cum = np.cumsum([grades[g] for g in names])
+        grade = names[min(int(np.searchsorted(cum / cum[-1], d.u_grade[li], side="right")), len(names) - 1)]
+        sku = net.skus[s]
+        request = ReturnRequest(
+            job.ref, str(li), sku.id, qty, ReturnReason.DEFECTIVE if grade == "D" else ReturnReason.CHANGED_MIND,
+            Grade(grade), float(d.lat[job.order]), float(d.lon[job.order]),
+            self.world.market_names[int(d.market[job.order])], d.channels[int(d.channel[job.order])], sku.price,
+            delay, shipped_from,
+        )
+        decision = self.returns_engine.process(request, self.ledger, self.env.now)
+        self.units_restocked += decision.restocked_qty
+        self.events_processed += 1
+        self.records.returns.append((
+            job.ref, li, sku.id, qty, self.env.now, decision.location or "", decision.disposition.value if decision.disposition else "",
+            decision.refund, decision.fee, decision.restocked_qty, decision.rejected or "",
+        ))
+        self._event(self.env.now, "returned", job.ref, decision.location or "", qty)
+
+    # ---------------------------------------------------------------- daily
+    def _daily(self) -> Any:
+        env, sc = self.env, self.sc
+        day = 0
+        while True:
+            if day and sc.replenishment.policy != "none" and day % sc.replenishment.review_days == 0:
+                self._replenish(day)
+            if day < sc.horizon_days:
+                self._walk_in(day)
+            self._retry_backorders(day)
+            self._snapshot(day)
+            self.engine.capacity.forget_before(day - 1) if self.engine.capacity else None
+            day += 1
+            yield env.timeout(HOURS_PER_DAY)
+
+    def _snapshot(self, day: int) -> None:
+        led, carried = self.ledger, self.world.carried
+        zero = ((led.on_hand - led.reserved - led.safety) <= 0) & carried
+        stockouts = zero.sum(axis=0)
+        on_hand = led.on_hand.sum(axis=0)
+        for loc, location in enumerate(self.network.locations):
+            backlog = sum(j.units for j in self.queues[loc])
+            self.records.daily.append((
+                day, location.id, location.kind.value, int(on_hand[loc]), int(stockouts[loc]), backlog,
+                float(self.picked_today[loc]), self.cap_per_hour[loc] * max(1, self.sc.operations.shift_end_hour - self.sc.operations.shift_start_hour),
+            ))
+        self.picked_today[:] = 0
+
+    def _replenish(self, day: int) -> None:
+        sc, led, net = self.sc, self.ledger, self.network
+        rp = sc.replenishment
+        rate = self.world.demand_rate
+        position = led.on_hand - led.reserved + self.pipeline
+        s_level = np.ceil(rate * rp.reorder_days_of_cover)
+        S_level = np.ceil(rate * rp.order_up_to_days_of_cover)
+        due = position <= s_level if rp.policy == "sS" else position < S_level
+        need = np.where(due & self.world.carried, S_level - position, 0).astype(np.int64)
+        now = self.env.now
+        locs = net.locations
+        for loc in np.flatnonzero(need.sum(axis=0) > 0):
+            skus = np.flatnonzero(need[:, loc] > 0)
+            qty = need[skus, loc]
+            ref = f"R{day}-{loc}"
+            if locs[loc].kind is LocationKind.DC or self.world.supply_dc[loc] < 0:
+                lt = rp.supplier_lead_time
+            else:
+                lt = rp.transfer_lead_time
+                src = int(self.world.supply_dc[loc])
+                atp = np.maximum(led.on_hand[skus, src] - led.reserved[skus, src] - led.safety[skus, src], 0)
+                qty = np.minimum(qty, atp)
+                keep = qty > 0
+                skus, qty = skus[keep], qty[keep]
+                if not skus.size:
+                    continue
+                led.reserve(ref, [(src, int(s), int(q)) for s, q in zip(skus, qty, strict=True)], now)
+                led.commit(ref, now)
+            lead = float(triangular_ppf(self.u_lead[day, loc], lt.min, lt.mode, lt.max))
+            for s, q in zip(skus, qty, strict=True):
+                led.add_inbound(ref, locs[loc].id, net.skus[int(s)].id, int(q), now + lead * HOURS_PER_DAY, now)
+            self.pipeline[skus, loc] += qty
+            self._event(now, "replenishment_ordered", ref, locs[loc].id, int(qty.sum()))
+            self.env.timeout(lead * HOURS_PER_DAY).callbacks.append(lambda _e, r=ref, lc=int(loc): self._receive(r, lc))
+
+    def _receive(self, ref: str, loc: int) -> None:
+        items = self.ledger.receive_inbound(ref, self.env.now)
+        for it in items:
+            self.pipeline[it.sku, it.loc] -= it.qty
+        self.units_received += sum(it.qty for it in items)
+        self.events_processed += 1
+        self._event(self.env.now, "received", ref, self.network.locations[loc].id, sum(it.qty for it in items))
+
+    def _walk_in(self, day: int) -> None:
+        rate = self.sc.demand.walk_in_units_per_store_day
+        if rate <= 0:
+            return
+        stores = [i for i, loc in enumerate(self.network.locations) if loc.is_store]
+        if not stores:
+            return
+        counts = self.walkin_rng.poisson(rate, size=len(stores))
+        now = self.env.now + 12.0
+        pop = self.world.popularity
+        for loc, n in zip(stores, counts, strict=True):
+            if n == 0:
+                continue
+            carried = np.flatnonzero(self.world.carried[:, loc])
+            if not carried.size:
+                continue
+            p = pop[carried] / pop[carried].sum()
+            skus, qty = np.unique(self.walkin_rng.choice(carried, size=int(n), p=p), return_counts=True)
+            for s, q in zip(skus, qty, strict=True):
+                self.units_walkin += self.ledger.take_unreserved(loc, int(s), int(q), now, "walk-in")
+
+    def _retry_backorders(self, day: int) -> None:
+        if not self.backorders:
+            return
+        now = self.env.now
+        waiting, self.backorders = self.backorders, deque()
+        limit = self.sc.operations.backorder_max_days * HOURS_PER_DAY
+        for k, since, lines, attempt in waiting:
+            ref = f"O{k}-b{attempt}"
+            if now - since > limit:
+                self._event(now, "cancelled", ref, "", sum(q for _, _, q in lines))
+                self.records.orders.append((
+                    ref, k, float(self.demand.t[k]), now, attempt, self.world.market_names[int(self.demand.market[k])],
+                    self.demand.channels[int(self.demand.channel[k])], self.demand.fulfilment[k].value, len(lines),
+                    0, 0, sum(q for _, _, q in lines), 0, 0, 0.0, 0.0, 0.0, 0.0, math.nan,
+                ))
+                continue
+            self._source(k, ref, lines, attempt)
+            # a retry that still misses stock re-queues itself with the original wait start
+            if self.backorders and self.backorders[-1][0] == k and self.backorders[-1][3] == attempt + 1:
+                kk, _, ll, at = self.backorders.pop()
+                self.backorders.append((kk, since, ll, at))
+
+
+def _apply_network_knobs(world: World, knobs: Knobs) -> Any:
+    """The world's network, with max-shipment and store-participation knobs applied (a copy if changed)."""
+    from dataclasses import replace
+
+    from dom_core.network import Network
+
+    net = world.network
+    if knobs.max_shipments is None and knobs.store_participation >= 1.0:
+        return net
+    models = tuple(
+        replace(m, max_shipments=knobs.max_shipments) if knobs.max_shipments is not None else m
+        for m in net.inventory_models
+    )
+    locations = net.locations
+    if knobs.store_participation < 1.0:
+        stores = [i for i, loc in enumerate(locations) if loc.is_store]
+        keep = set(stores[: round(knobs.store_participation * len(stores))])
+        from dom_core.model import Capability
+
+        locations = tuple(
+            replace(loc, capabilities=loc.capabilities - {Capability.SHIP_TO_HOME}) if i in set(stores) - keep else loc
+            for i, loc in enumerate(locations)
+        )
+    return Network(locations, net.skus, models)
+
+
+FULFILMENT_TYPES = tuple(FulfilmentType)

