@@ -1,0 +1,379 @@
+"""Returns: where a returned unit goes, what happens to it (disposition) and how much is refunded.
+
+``ReturnsEngine.decide(request, ledger)`` is pure; ``process`` also puts restocked units back on hand
+in the ledger. Return-location policies are classes registered by name, like sourcing strategies.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Protocol, TypeVar
+
+import numpy as np
+import pydantic
+
+from dom_core.decision import CandidateNote, Explanation
+from dom_core.errors import DomError, InvalidQuantityError
+from dom_core.inventory import InventoryLedger
+from dom_core.model import Capability, check_coordinates
+from dom_core.network import InventoryModel, Network
+from dom_core.registry import Registry
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class ReturnReason(StrEnum):
+    """Why the customer sends the unit back."""
+
+    CHANGED_MIND = "changed_mind"
+    DOES_NOT_FIT = "does_not_fit"
+    DEFECTIVE = "defective"
+    WRONG_ITEM = "wrong_item"
+    DAMAGED_IN_TRANSIT = "damaged_in_transit"
+
+
+MERCHANT_FAULT = frozenset({ReturnReason.DEFECTIVE, ReturnReason.WRONG_ITEM, ReturnReason.DAMAGED_IN_TRANSIT})
+
+
+class Grade(StrEnum):
+    """Condition found at inspection: A as new, B good but opened, C damaged, D defective/unsellable."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+
+
+class Disposition(StrEnum):
+    """What happens to a returned unit after inspection."""
+
+    RESTOCK = "restock"
+    REFURBISH = "refurbish"
+    DISPOSE = "dispose"
+
+
+DEFAULT_DISPOSITION: Mapping[Grade, Disposition] = {
+    Grade.A: Disposition.RESTOCK,
+    Grade.B: Disposition.RESTOCK,
+    Grade.C: Disposition.REFURBISH,
+    Grade.D: Disposition.DISPOSE,
+}
+DEFAULT_REFUND_SHARE: Mapping[Grade, float] = {Grade.A: 1.0, Grade.B: 1.0, Grade.C: 0.5, Grade.D: 0.0}
+
+
+def _enum(kind: type[E], value: str, field_name: str) -> E:
+    try:
+        return kind(value)
+    except ValueError:
+        raise DomError(field_name, f"{value!r} is not one of {[m.value for m in kind]}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnRequest:
+    """One line (or part of one) that a customer returns, as graded at inspection.
+
+    ``market``/``channel`` find the inventory model (and so its return locations); ``shipped_from``
+    is the location that shipped the unit, ``requested_location`` where the customer wants to drop it.
+    """
+
+    order_id: str
+    line_id: str
+    sku: str
+    qty: int
+    reason: ReturnReason
+    grade: Grade
+    lat: float
+    lon: float
+    market: str
+    channel: str
+    unit_price_paid: float
+    days_since_delivery: float
+    shipped_from: str | None = None
+    requested_location: str | None = None
+
+    def __post_init__(self) -> None:
+        p = self.field_prefix
+        if isinstance(self.qty, bool) or not isinstance(self.qty, int) or self.qty <= 0:
+            raise InvalidQuantityError(f"{p}.qty", f"must be a positive integer, got {self.qty!r}")
+        object.__setattr__(self, "reason", _enum(ReturnReason, self.reason, f"{p}.reason"))
+        object.__setattr__(self, "grade", _enum(Grade, self.grade, f"{p}.grade"))
+        check_coordinates(self.lat, self.lon, p)
+        if not self.days_since_delivery >= 0:  # also catches NaN
+            raise DomError(f"{p}.days_since_delivery", f"must be >= 0, got {self.days_since_delivery}")
+        if not (math.isfinite(self.unit_price_paid) and self.unit_price_paid >= 0):
+            raise DomError(f"{p}.unit_price_paid", f"must be finite and >= 0, got {self.unit_price_paid}")
+
+    @property
+    def field_prefix(self) -> str:
+        """How errors name this request, e.g. ``return[O1/L1]``."""
+        return f"return[{self.order_id}/{self.line_id}]"
+
+    @property
+    def ref(self) -> str:
+        """Ledger reference of the restock movement."""
+        return f"return:{self.order_id}/{self.line_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnDecision:
+    """What the engine decided for a return; ``rejected`` holds the reason when it was refused.
+
+    ``refund`` is what the customer gets back, after deducting ``fee`` (the return shipping fee).
+    The explanation lists the eligible locations nearest first (atp of the SKU, score = km).
+    """
+
+    request: ReturnRequest
+    explanation: Explanation
+    location: str | None = None
+    disposition: Disposition | None = None
+    refund: float = 0.0
+    fee: float = 0.0
+    restocked_qty: int = 0
+    rejected: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """True unless the return was rejected."""
+        return self.rejected is None
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnContext:
+    """What a return-location policy sees; ``cand``: eligible location indices, nearest first."""
+
+    request: ReturnRequest
+    network: Network
+    ledger: InventoryLedger
+    sku: int
+    cand: tuple[int, ...]
+    dist: Mapping[int, float]  # location index -> km from the customer
+
+    def nearest(self, among: tuple[int, ...] | None = None) -> int:
+        """The nearest of ``among`` (default: every candidate); ties go to priority, then network order."""
+        return self.cand[0] if among is None else next(i for i in self.cand if i in among)
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A policy's answer: the chosen location index, why, and optional per-candidate remarks."""
+
+    location: int
+    why: str
+    remarks: Mapping[int, str] = field(default_factory=dict)
+
+
+class ReturnLocationPolicy(Protocol):
+    """Chooses the location a return goes to. Registered by name in ``RETURN_POLICIES``."""
+
+    name: ClassVar[str]
+
+    def choose(self, ctx: ReturnContext) -> Choice:
+        """Pick one of ``ctx.cand`` (never empty)."""
+        ...
+
+
+RETURN_POLICIES = Registry("return policy")
+register_return_policy = RETURN_POLICIES.register
+
+
+@register_return_policy("nearest")
+@dataclass(frozen=True)
+class Nearest:
+    """The nearest eligible return location (great-circle distance to the customer)."""
+
+    name: ClassVar[str]
+
+    def choose(self, ctx: ReturnContext) -> Choice:
+        """Nearest candidate."""
+        return Choice(ctx.nearest(), "nearest return location")
+
+
+def _preferred(ctx: ReturnContext, loc_id: str | None, what: str) -> Choice:
+    idx = None if loc_id is None else ctx.network.loc_index.get(loc_id)
+    if idx is not None and idx in ctx.cand:
+        return Choice(idx, what)
+    if loc_id is None:
+        return Choice(ctx.nearest(), f"no {what}; nearest return location")
+    return Choice(ctx.nearest(), f"{what} {loc_id} does not take this return; nearest return location")
+
+
+@register_return_policy("customer_choice")
+@dataclass(frozen=True)
+class CustomerChoice:
+    """The location the customer asked for if it takes the return, else the nearest."""
+
+    name: ClassVar[str]
+
+    def choose(self, ctx: ReturnContext) -> Choice:
+        """Requested location, or nearest."""
+        return _preferred(ctx, ctx.request.requested_location, "customer's chosen location")
+
+
+@register_return_policy("original_shipper")
+@dataclass(frozen=True)
+class OriginalShipper:
+    """The location that shipped the unit if it takes the return, else the nearest."""
+
+    name: ClassVar[str]
+
+    def choose(self, ctx: ReturnContext) -> Choice:
+        """Shipping location, or nearest."""
+        return _preferred(ctx, ctx.request.shipped_from, "original shipping location")
+
+
+@register_return_policy("needs_stock")
+@dataclass(frozen=True)
+class NeedsStock:
+    """Within ``radius_km`` of the customer, the location with the fewest days of cover of the SKU.
+
+    Days of cover is ATP / demand rate (``InventoryLedger.days_of_cover``; plain ATP when the ledger
+    knows no rate). Ties go to the nearest; with no candidate in the radius, the nearest overall.
+    """
+
+    radius_km: Annotated[float, pydantic.Field(ge=0)] = 150.0
+    name: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        if not self.radius_km >= 0:
+            raise DomError("radius_km", f"must be >= 0, got {self.radius_km}")
+
+    def choose(self, ctx: ReturnContext) -> Choice:
+        """Lowest days of cover within the radius, else nearest."""
+        near = tuple(i for i in ctx.cand if ctx.dist[i] <= self.radius_km)
+        far = {i: f"outside {self.radius_km:g} km" for i in ctx.cand if i not in near}
+        if not near:
+            return Choice(ctx.nearest(), f"none within {self.radius_km:g} km; nearest return location", far)
+        cover = ctx.ledger.days_of_cover(ctx.sku, np.array(near, dtype=np.intp))
+        by_loc = {i: float(c) for i, c in zip(near, cover, strict=True)}
+        low = min(by_loc.values())
+        best = ctx.nearest(tuple(i for i in near if by_loc[i] == low))
+        remarks = far | {i: f"cover {c:.2f} d" for i, c in by_loc.items()}
+        return Choice(best, f"lowest days of cover ({low:.2f}) within {self.radius_km:g} km", remarks)
+
+
+def build_return_policy(spec: str | Mapping[str, Any], field: str = "returns.policy") -> ReturnLocationPolicy:
+    """Build a policy from its name or ``{kind: name, **parameters}``; errors name the field."""
+    built: ReturnLocationPolicy = RETURN_POLICIES.build(spec, field)
+    return built
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnTerms:
+    """The merchant's return terms: window, fee, refund share and disposition per grade.
+
+    Merchant-fault reasons (defective, wrong item, damaged in transit) are refunded in full and pay no
+    fee; other reasons get ``refund_share[grade]`` of the price paid minus ``return_fee`` (once per
+    return). The refund is never negative nor above the price paid.
+    """
+
+    window_days: float = 30.0
+    return_fee: float = 4.95
+    merchant_fault: frozenset[ReturnReason] = MERCHANT_FAULT
+    refund_share: Mapping[Grade, float] = field(default_factory=lambda: dict(DEFAULT_REFUND_SHARE))
+    disposition: Mapping[Grade, Disposition] = field(default_factory=lambda: dict(DEFAULT_DISPOSITION))
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.window_days) and self.window_days >= 0):
+            raise DomError("returns.window_days", f"must be finite and >= 0, got {self.window_days}")
+        if not (math.isfinite(self.return_fee) and self.return_fee >= 0):
+            raise DomError("returns.return_fee", f"must be finite and >= 0, got {self.return_fee}")
+        for grade in Grade:
+            share = self.refund_share.get(grade)
+            if share is None or not 0.0 <= share <= 1.0:
+                raise DomError(f"returns.refund_share.{grade.value}", f"needs a share in [0, 1], got {share}")
+            if (d := self.disposition.get(grade)) not in set(Disposition):
+                raise DomError(f"returns.disposition.{grade.value}", f"needs a disposition, got {d!r}")
+
+    def refund(self, request: ReturnRequest) -> tuple[float, float]:
+        """(refund, fee deducted) for an accepted return."""
+        paid = request.unit_price_paid * request.qty
+        if request.reason in self.merchant_fault:
+            return paid, 0.0
+        gross = paid * self.refund_share[request.grade]
+        fee = min(self.return_fee, gross)
+        return min(paid, max(0.0, gross - fee)), fee
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnsEngine:
+    """Routes returns to a location, grades them into a disposition and computes the refund."""
+
+    network: Network
+    policy: ReturnLocationPolicy = field(default_factory=Nearest)
+    terms: ReturnTerms = field(default_factory=ReturnTerms)
+
+    @classmethod
+    def from_spec(
+        cls, network: Network, policy: str | Mapping[str, Any] = "nearest", terms: ReturnTerms | None = None
+    ) -> ReturnsEngine:
+        """Build with the policy given by name or mapping (a DomError names ``returns.policy``)."""
+        return cls(network, build_return_policy(policy), terms or ReturnTerms())
+
+    def candidates(self, model: InventoryModel) -> tuple[int, ...]:
+        """Enabled locations accepting returns, among the model's return locations if it lists any."""
+        listed = model.return_locations
+        among = [self.network.loc_index[i] for i in listed] if listed else None
+        return tuple(self.network.with_capability(Capability.ACCEPT_RETURNS, among))
+
+    def decide(self, request: ReturnRequest, ledger: InventoryLedger) -> ReturnDecision:
+        """Decide location, disposition and refund; changes nothing. Bad input raises a DomError."""
+        net, p = self.network, request.field_prefix
+        if ledger.network is not net:
+            raise DomError("ledger", "the ledger belongs to another network")
+        s = net.sku_idx(request.sku, f"{p}.sku")
+        if request.shipped_from is not None:
+            net.loc_idx(request.shipped_from, f"{p}.shipped_from")
+        if request.requested_location is not None:
+            net.loc_idx(request.requested_location, f"{p}.requested_location")
+        market, channel = request.market, request.channel
+        if not net.has_inventory_model(market, channel):
+            raise DomError(f"{p}.market", f"no inventory model serves market {market!r} channel {channel!r}")
+        model = net.inventory_model(market, channel)
+        window = self.terms.window_days
+        rejected = None
+        if not net.skus[s].returnable:
+            rejected = f"SKU {request.sku} is not returnable"
+        elif request.days_since_delivery > window:
+            rejected = (
+                f"{request.days_since_delivery:g} days since delivery, outside the {window:g}-day window"
+            )
+        elif not (cand := self.candidates(model)):
+            rejected = "no enabled location accepts returns for this inventory model"
+        if rejected is not None:
+            why = Explanation(self.policy.name, model.name, (), f"rejected: {rejected}")
+            return ReturnDecision(request, why, rejected=rejected)
+        km = net.distances_km(request.lat, request.lon)
+        cand = tuple(sorted(cand, key=lambda i: (float(km[i]), net.locations[i].priority, i)))
+        ctx = ReturnContext(request, net, ledger, s, cand, {i: float(km[i]) for i in cand})
+        choice = self.policy.choose(ctx)
+        atp = ledger.atp_matrix([s], np.array(cand, dtype=np.intp))[0]
+        notes = tuple(
+            CandidateNote(
+                net.locations[i].id,
+                _status(i == choice.location, choice.remarks.get(i)),
+                (int(a),),
+                r,
+                ctx.dist[i],
+            )
+            for r, (i, a) in enumerate(zip(cand, atp, strict=True), start=1)
+        )
+        chosen = net.locations[choice.location].id
+        why = Explanation(self.policy.name, model.name, notes, f"{choice.why}: {chosen}")
+        disposition = self.terms.disposition[request.grade]
+        refund, fee = self.terms.refund(request)
+        restocked = request.qty if disposition is Disposition.RESTOCK else 0
+        return ReturnDecision(request, why, chosen, disposition, refund, fee, restocked)
+
+    def process(self, request: ReturnRequest, ledger: InventoryLedger, at: float) -> ReturnDecision:
+        """Decide, then restock the ledger when the disposition is restock (nothing else moves stock)."""
+        decision = self.decide(request, ledger)
+        if decision.restocked_qty and decision.location is not None:
+            ledger.restock(decision.location, request.sku, decision.restocked_qty, at, request.ref)
+        return decision
+
+
+def _status(chosen: bool, remark: str | None) -> str:
+    return " ".join(x for x in ("chosen" if chosen else "", remark or "") if x) or "eligible"
