@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
@@ -174,9 +174,15 @@ class CarrierService:
 
     def quote(self, now: float, location_cutoff_hour: float, km: float, kg: float, items: int) -> Quote:
         """Cost, ship time, promised delivery (transit quantile) and CO2e for one parcel."""
+        return Quote(self.name, *self._figures(now, location_cutoff_hour, km, kg, items))
+
+    def _figures(
+        self, now: float, location_cutoff_hour: float, km: float, kg: float, items: int
+    ) -> tuple[float, float, float, float]:
+        """A quote's (cost, ship_at, promised_at, co2_kg), without building the Quote."""
         ship_at = self.ship_time(now, location_cutoff_hour)
         promised = ship_at + self.transit.quantile(self.promise_quantile, km) * HOURS_PER_DAY
-        return Quote(self.name, self.rate_card.price(km, kg, items), ship_at, promised, self.co2_kg(km, kg))
+        return self.rate_card.price(km, kg, items), ship_at, promised, self.co2_kg(km, kg)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,11 +191,13 @@ class CarrierCatalog:
 
     services: tuple[CarrierService, ...]
     transfer_service: str = "store_transfer"
+    _parcel: tuple[CarrierService, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.services]
         if len(set(names)) != len(names):
             raise DomError("carriers", "duplicate service names")
+        object.__setattr__(self, "_parcel", tuple(s for s in self.services if s.mode is not Mode.TRANSFER))
 
     def service(self, name: str) -> CarrierService:
         """The service with this name."""
@@ -200,7 +208,7 @@ class CarrierCatalog:
 
     def parcel_services(self) -> tuple[CarrierService, ...]:
         """Services that deliver parcels to customers (everything but the transfer service)."""
-        return tuple(s for s in self.services if s.mode is not Mode.TRANSFER)
+        return self._parcel
 
     def choose(
         self,
@@ -213,22 +221,27 @@ class CarrierCatalog:
         deadline: float | None = None,
     ) -> Quote | None:
         """The best quote by ``objective``; with a deadline, only services meeting it (if any do)."""
+        # (service name, cost, ship_at, promised_at, co2_kg): only the winner becomes a Quote (hot path)
         quotes = [
-            s.quote(now, location_cutoff_hour, km, kg, items) for s in self.parcel_services() if s.serves(km, kg)
+            (s.name, *s._figures(now, location_cutoff_hour, km, kg, items))
+            for s in self._parcel
+            if s.serves(km, kg)
         ]
         if not quotes:
             return None
         if deadline is not None:
-            meeting = [q for q in quotes if q.promised_at <= deadline]
+            meeting = [q for q in quotes if q[3] <= deadline]
             if meeting:
                 quotes = meeting
             else:  # nobody meets the promise: the fastest comes closest
                 objective = Objective.FASTEST
         if objective is Objective.CHEAPEST:
-            return min(quotes, key=lambda q: (q.cost, q.promised_at, q.service))
-        if objective is Objective.FASTEST:
-            return min(quotes, key=lambda q: (q.promised_at, q.cost, q.service))
-        return min(quotes, key=lambda q: (q.co2_kg, q.cost, q.service))
+            best = min(quotes, key=lambda q: (q[1], q[3], q[0]))
+        elif objective is Objective.FASTEST:
+            best = min(quotes, key=lambda q: (q[3], q[1], q[0]))
+        else:
+            best = min(quotes, key=lambda q: (q[4], q[1], q[0]))
+        return Quote(*best)
 
 
 # Zone limits in km (great-circle), loosely the USPS zone distances (zone 1-2 up to 150 miles, ...).
