@@ -203,7 +203,8 @@ class SourcingEngine:
     ) -> tuple[list[Shipment], list[Transfer], list[tuple[int, int, int]], dict[int, int]]:
         """Turn a plan into shipments with carrier quotes, transfers and reservations."""
         locs = self.network.locations
-        dists = self.network.distances_km(dest[0], dest[1])
+        picks = list(plan.picks)
+        kms = dict(zip(picks, ctx.dist_of(picks), strict=True))  # only the shipping locations' distances
         transfer_svc = self.carriers.service(self.carriers.transfer_service) if (
             plan.transfers or order.fulfilment is FulfilmentType.SHIP_TO_STORE
         ) else None
@@ -231,7 +232,7 @@ class SourcingEngine:
             loc = locs[loc_i]
             items = sum(taken.values())
             kg = sum(qty * lines.kg[i] for i, qty in taken.items())
-            km = float(dists[loc_i])
+            km = kms[j]
             at = ready.get(j, ctx.now)
             if order.fulfilment is FulfilmentType.PICKUP_IN_STORE or (
                 order.fulfilment is FulfilmentType.SHIP_TO_STORE and loc.id == dest[2]

@@ -23,10 +23,17 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def haversine_many_km(lat: float, lon: float, lats: FloatArray, lons: FloatArray) -> FloatArray:
     """Distances in km from one point to many (arrays in degrees), vectorised."""
-    p1 = math.radians(lat)
     p2 = np.radians(lats)
-    dp = p2 - p1
+    return haversine_prepared_km(lat, lon, p2, np.cos(p2), lons)
+
+
+def haversine_prepared_km(
+    lat: float, lon: float, rad_lats: FloatArray, cos_lats: FloatArray, lons: FloatArray
+) -> FloatArray:
+    """``haversine_many_km`` with ``np.radians(lats)`` and their cosines precomputed (identical results)."""
+    p1 = math.radians(lat)
+    dp = rad_lats - p1
     dl = np.radians(lons - lon)
-    a = np.sin(dp / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    a = np.sin(dp / 2.0) ** 2 + math.cos(p1) * cos_lats * np.sin(dl / 2.0) ** 2
     result: FloatArray = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
     return result

@@ -8,9 +8,10 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from dom_core.errors import DomError, UnknownLocationError, UnknownSkuError
-from dom_core.geo import FloatArray, haversine_many_km
+from dom_core.geo import FloatArray, haversine_prepared_km
 from dom_core.model import Capability, Location, Sku
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ class Network:
     lats: FloatArray = field(init=False)
     lons: FloatArray = field(init=False)
     weights: FloatArray = field(init=False)
+    _rad_lats: FloatArray = field(init=False, repr=False)  # radians and cosines of lats, for haversine
+    _cos_lats: FloatArray = field(init=False, repr=False)
     _model_by_key: dict[tuple[str, str], InventoryModel] = field(init=False)
     _distance_cache: Any = field(init=False, repr=False)
 
@@ -67,6 +70,8 @@ class Network:
         self.lats = np.array([loc.lat for loc in self.locations], dtype=np.float64)
         self.lons = np.array([loc.lon for loc in self.locations], dtype=np.float64)
         self.weights = np.array([sku.weight_kg for sku in self.skus], dtype=np.float64)
+        self._rad_lats = np.radians(self.lats)
+        self._cos_lats = np.cos(self._rad_lats)
         self._model_by_key = {}
         for model in self.inventory_models:
             for i, loc_id in enumerate(model.locations):
@@ -134,8 +139,19 @@ class Network:
         result: FloatArray = self._distance_cache(round(lat, 5), round(lon, 5))
         return result
 
+    def distances_km_to(self, lat: float, lon: float, loc_idx: npt.NDArray[np.intp]) -> FloatArray:
+        """Great-circle km from a point to the locations ``loc_idx``, uncached.
+
+        Element for element equal to ``distances_km(lat, lon)[loc_idx]`` (same rounding of the point, same
+        vectorised formula), but costs a few locations rather than all when only a few are needed.
+        """
+        return haversine_prepared_km(
+            round(lat, 5), round(lon, 5), self._rad_lats.take(loc_idx), self._cos_lats.take(loc_idx),
+            self.lons.take(loc_idx),
+        )
+
     def _distances_uncached(self, lat: float, lon: float) -> FloatArray:
-        dist = haversine_many_km(lat, lon, self.lats, self.lons)
+        dist = haversine_prepared_km(lat, lon, self._rad_lats, self._cos_lats, self.lons)
         dist.setflags(write=False)
         return dist
 

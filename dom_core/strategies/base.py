@@ -52,6 +52,16 @@ class SourcingContext:
             self._dist = self.network.distances_km(self.dest_lat, self.dest_lon)[self.cand]
         return self._dist
 
+    def dist_of(self, positions: Sequence[int]) -> list[float]:
+        """``dist[positions]`` as floats, computing only those candidates unless ``dist`` is already known."""
+        if self._dist is not None:
+            return [float(self._dist[j]) for j in positions]
+        if not positions:
+            return []
+        near = self.network.distances_km_to(self.dest_lat, self.dest_lon, self.cand.take(positions))
+        km: list[float] = near.tolist()
+        return km
+
     @property
     def n_lines(self) -> int:
         """Number of (non-digital) lines to source."""
