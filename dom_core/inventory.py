@@ -94,8 +94,10 @@ class InventoryLedger:
 
     def atp_matrix(self, sku_idx: Sequence[int], loc_idx: npt.NDArray[np.intp]) -> IntArray:
         """ATP for each SKU index (rows) at each location index (columns), clipped at zero."""
-        raw = self._raw_atp[np.ix_(np.asarray(sku_idx, dtype=np.intp), loc_idx)]
-        clipped: IntArray = np.maximum(raw, 0)
+        # two take() calls: a few times cheaper than np.ix_ indexing on the small matrices of one order
+        rows = np.asarray(sku_idx, dtype=np.intp)
+        clipped: IntArray = self._raw_atp.take(rows, axis=0).take(loc_idx, axis=1)
+        np.maximum(clipped, 0, out=clipped)
         return clipped
 
     def atp_network(self, sku_id: str) -> int:

@@ -69,8 +69,12 @@ class SourcingContext:
 
     def stock(self, positions: Sequence[int] | IntpArray) -> dict[int, list[int]]:
         """Mutable per-candidate ATP rows for the given candidate positions: {position: [atp per row]}."""
-        cols = self.atp[:, positions].T.tolist()
-        return dict(zip((int(p) for p in positions), cols, strict=True))
+        if isinstance(positions, range) and positions.step == 1:  # a slice is cheaper than fancy indexing
+            cols = self.atp[:, positions.start:positions.stop].T.tolist()
+        else:
+            cols = self.atp.take(positions, axis=1).T.tolist()
+        keys = positions.tolist() if isinstance(positions, np.ndarray) else positions
+        return dict(zip(keys, cols, strict=True))
 
     def covers_order(self) -> npt.NDArray[np.bool_]:
         """For every candidate: can it ship the whole order alone?"""
