@@ -72,7 +72,7 @@ class SourcingContext:
         if isinstance(positions, range) and positions.step == 1:  # a slice is cheaper than fancy indexing
             cols = self.atp[:, positions.start:positions.stop].T.tolist()
         else:
-            cols = self.atp.take(positions, axis=1).T.tolist()
+            cols = self.atp.take(np.asarray(positions, dtype=np.intp), axis=1).T.tolist()
         keys = positions.tolist() if isinstance(positions, np.ndarray) else positions
         return dict(zip(keys, cols, strict=True))
 
