@@ -206,10 +206,11 @@ def _assign_supply_and_stock(world: World, spec: NetworkSpec) -> None:
         for i, loc in enumerate(locs):
             if loc.kind is LocationKind.DC:
                 world.carried[:, i] = True
-                days = st.dc_days_of_cover
             else:
                 world.carried[:n_carried, i] = True  # SKUs are numbered by popularity
-                days = st.store_days_of_cover
+        _add_walk_in_rate(world)
+        for i, loc in enumerate(locs):
+            days = st.dc_days_of_cover if loc.kind is LocationKind.DC else st.store_days_of_cover
             qty = np.ceil(world.demand_rate[:, i] * days * world.carried[:, i]).astype(np.int64)
             qty[world.carried[:, i] & (qty < 1)] = 1
             on_hand[:, i] = qty
