@@ -318,8 +318,11 @@ class ReturnsEngine:
         among = [self.network.loc_index[i] for i in listed] if listed else None
         return tuple(self.network.with_capability(Capability.ACCEPT_RETURNS, among))
 
-    def decide(self, request: ReturnRequest, ledger: InventoryLedger) -> ReturnDecision:
-        """Decide location, disposition and refund; changes nothing. Bad input raises a DomError."""
+    def decide(self, request: ReturnRequest, ledger: InventoryLedger, explain: bool = True) -> ReturnDecision:
+        """Decide location, disposition and refund; changes nothing. Bad input raises a DomError.
+
+        With ``explain=False`` the explanation carries no per-candidate notes (fast path for big runs).
+        """
         net, p = self.network, request.field_prefix
         if ledger.network is not net:
             raise DomError("ledger", "the ledger belongs to another network")
@@ -349,8 +352,8 @@ class ReturnsEngine:
         cand = tuple(sorted(cand, key=lambda i: (float(km[i]), net.locations[i].priority, i)))
         ctx = ReturnContext(request, net, ledger, s, cand, {i: float(km[i]) for i in cand})
         choice = self.policy.choose(ctx)
-        atp = ledger.atp_matrix([s], np.array(cand, dtype=np.intp))[0]
-        notes = tuple(
+        atp = ledger.atp_matrix([s], np.array(cand, dtype=np.intp))[0] if explain else []
+        notes = () if not explain else tuple(
             CandidateNote(
                 net.locations[i].id,
                 _status(i == choice.location, choice.remarks.get(i)),
@@ -367,9 +370,11 @@ class ReturnsEngine:
         restocked = request.qty if disposition is Disposition.RESTOCK else 0
         return ReturnDecision(request, why, chosen, disposition, refund, fee, restocked)
 
-    def process(self, request: ReturnRequest, ledger: InventoryLedger, at: float) -> ReturnDecision:
+    def process(
+        self, request: ReturnRequest, ledger: InventoryLedger, at: float, explain: bool = True
+    ) -> ReturnDecision:
         """Decide, then restock the ledger when the disposition is restock (nothing else moves stock)."""
-        decision = self.decide(request, ledger)
+        decision = self.decide(request, ledger, explain)
         if decision.restocked_qty and decision.location is not None:
             ledger.restock(decision.location, request.sku, decision.restocked_qty, at, request.ref)
         return decision

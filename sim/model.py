@@ -284,7 +284,7 @@ class Simulation:
             self.world.market_names[int(d.market[job.order])], d.channels[int(d.channel[job.order])], sku.price,
             delay, shipped_from,
         )
-        decision = self.returns_engine.process(request, self.ledger, self.env.now)
+        decision = self.returns_engine.process(request, self.ledger, self.env.now, explain=False)
         self.units_restocked += decision.restocked_qty
         self.events_processed += 1
         self.records.returns.append((
