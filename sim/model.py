@@ -28,7 +28,7 @@ from dom_core.returns import Grade, ReturnReason, ReturnRequest, ReturnsEngine
 from dom_core.strategies import build_strategy
 from sim.demand import MAX_SHIPMENT_DRAWS, DemandStream, generate_demand, triangular_ppf
 from sim.rng import stream
-from sim.scenario import StrategyRun
+from sim.scenario import AS_CONFIGURED, StrategyRun
 from sim.world import World
 
 DRAIN_DAYS = 12.0  # after the horizon, run on without new orders until queued parcels are delivered
@@ -91,7 +91,8 @@ class Simulation:
         self.ledger.record = False
         if self.knobs.safety_stock is not None:
             self.ledger.set_safety_stock_all(self.knobs.safety_stock)
-        self.engine = SourcingEngine(self.network, world.carriers, strategy=build_strategy(run.strategy), capacity=CapacityBook())
+        strategy = None if run.strategy == AS_CONFIGURED else build_strategy(run.strategy)
+        self.engine = SourcingEngine(self.network, world.carriers, strategy=strategy, capacity=CapacityBook())
         self.returns_engine = ReturnsEngine.from_spec(self.network, sc.returns.policy)
         self.demand: DemandStream = generate_demand(world, replication, self.knobs.demand_factor)
         self.records = Records()

@@ -151,11 +151,27 @@ class ReturnsSpec(_Spec):
     policy: str = "nearest"
 
 
+AS_CONFIGURED = "as_configured"  # no override: every inventory model keeps its own strategy
+
+
 class StrategyRun(_Spec):
     """A strategy to compare, with an optional label."""
 
     label: str | None = None
     strategy: str | dict[str, Any]
+
+    @field_validator("strategy")
+    @classmethod
+    def _known(cls, value: str | dict[str, Any]) -> str | dict[str, Any]:
+        if value != AS_CONFIGURED:
+            from dom_core.errors import DomError
+            from dom_core.strategies import build_strategy
+
+            try:
+                build_strategy(value)
+            except DomError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @property
     def name(self) -> str:
@@ -176,6 +192,14 @@ class ExperimentSpec(_Spec):
     def runs(self) -> list[StrategyRun]:
         """Strategies as StrategyRun values."""
         return [s if isinstance(s, StrategyRun) else StrategyRun(strategy=s) for s in self.strategies]
+
+    @field_validator("strategies")
+    @classmethod
+    def _names_known(cls, value: list[StrategyRun | str]) -> list[StrategyRun | str]:
+        for item in value:
+            if isinstance(item, str):
+                StrategyRun(strategy=item)
+        return value
 
     @model_validator(mode="after")
     def _baseline_known(self) -> ExperimentSpec:

@@ -1,0 +1,197 @@
+"""The ``dom`` command: simulate and compare strategies, validate scenarios, explain a decision."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dom_core.errors import DomError
+
+app = typer.Typer(add_completion=False, help="DOM workbench: test and compare order sourcing rules.")
+console = Console(width=160)
+err = Console(stderr=True)
+
+SHOWN = (
+    ("cost_per_order", "cost/order", 2), ("delivery_days_mean", "days", 2), ("delivery_days_p95", "p95 days", 2),
+    ("on_time_rate", "on-time", 3), ("co2_kg_per_order", "kg CO2e", 3), ("split_rate", "split", 3),
+    ("fill_rate", "fill", 3), ("lost_units", "lost units", 0),
+)
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[bold red]error[/] {exc}")
+    raise typer.Exit(2)
+
+
+def comparison_table(comparison: pl.DataFrame, title: str) -> Table:
+    """A rich table: each strategy's KPI means ± 95% CI and the paired difference vs the baseline."""
+    table = Table(title=title)
+    table.add_column("strategy")
+    for _, label, _ in SHOWN:
+        table.add_column(label, justify="right")
+    for name in comparison["strategy"].unique(maintain_order=True):
+        rows = {r["kpi"]: r for r in comparison.filter(pl.col("strategy") == name).iter_rows(named=True)}
+        cells = []
+        for kpi, _, digits in SHOWN:
+            r = rows[kpi]
+            cell = f"{r['mean']:.{digits}f}"
+            if r["strategy"] != r["baseline"] and r["diff_vs_baseline"] == r["diff_vs_baseline"]:
+                mark = "*" if r["significant"] else ""
+                cell += f"\n[dim]{r['diff_vs_baseline']:+.{digits}f}±{r['diff_ci95']:.{digits}f}{mark}[/]"
+            cells.append(cell)
+        table.add_row(name, *cells)
+    return table
+
+
+@app.command()
+def simulate(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    replications: Annotated[int | None, typer.Option(help="override the scenario's replications")] = None,
+    strategies: Annotated[str | None, typer.Option(help="comma-separated subset of the scenario's strategies")] = None,
+    workers: Annotated[int | None, typer.Option(help="parallel processes (default: scenario, max cores)")] = None,
+    out: Annotated[Path | None, typer.Option(help="results folder (default results/<scenario name>)")] = None,
+    demand_factor: Annotated[float, typer.Option(help="scale demand")] = 1.0,
+    capacity_factor: Annotated[float, typer.Option(help="scale pick capacity")] = 1.0,
+    max_shipments: Annotated[int | None, typer.Option(help="cap shipments per order")] = None,
+    safety_stock: Annotated[int | None, typer.Option(help="safety stock units at every location/SKU")] = None,
+    store_participation: Annotated[float, typer.Option(help="share of stores that ship online orders")] = 1.0,
+) -> None:
+    """Simulate every strategy x replication (common random numbers), print the comparison, write Parquet."""
+    from sim.model import Knobs
+    from sim.runner import run_experiment
+    from sim.scenario import load_scenario
+
+    try:
+        spec = load_scenario(scenario)
+        exp = spec.experiment
+        runs = exp.runs()
+        if strategies:
+            wanted = [s.strip() for s in strategies.split(",")]
+            unknown = [w for w in wanted if w not in {r.name for r in runs}]
+            if unknown:
+                raise DomError("--strategies", f"not in the scenario: {unknown}; it has {[r.name for r in runs]}")
+            runs = [r for r in runs if r.name in wanted]
+        baseline = exp.baseline if exp.baseline in {r.name for r in runs} else runs[0].name
+        update = {"strategies": runs, "baseline": baseline, "replications": replications or exp.replications}
+        spec = spec.model_copy(update={"experiment": exp.model_copy(update=update)})
+        knobs = Knobs(demand_factor, capacity_factor, max_shipments, safety_stock, store_participation)
+    except DomError as exc:
+        _fail(exc)
+    total = len(runs) * spec.experiment.replications
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err) as progress:
+        task = progress.add_task(f"simulating {spec.name}", total=total)
+
+        def done(result: object, n: int, of: int) -> None:
+            r = result  # RunResult
+            progress.update(task, completed=n,
+                            description=f"{getattr(r, 'strategy', '')} rep {getattr(r, 'replication', '')} done")
+
+        result = run_experiment(spec, knobs, workers=workers, on_done=done)
+    folder = result.write(out or Path("results") / spec.name)
+    console.print(comparison_table(result.comparison, f"{spec.name}: {spec.experiment.replications} replications, "
+                                   f"baseline {spec.baseline} (diff ± 95% CI, * significant)"))
+    orders = sum(r.orders for r in result.runs)
+    console.print(f"{len(result.runs)} runs, {orders:,} orders simulated in {result.seconds:.1f} s; results in {folder}")
+
+
+@app.command()
+def compare(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    orders: Annotated[int, typer.Option(help="orders from the demand stream to source")] = 5000,
+) -> None:
+    """Plain sourcing comparison without simulation: same orders, same starting stock, every strategy."""
+    from sim.compare import sourcing_comparison
+    from sim.scenario import load_scenario
+
+    try:
+        table = sourcing_comparison(load_scenario(scenario), orders)
+    except DomError as exc:
+        _fail(exc)
+    out = Table(title=f"sourcing comparison on {orders} orders")
+    for col in table.columns:
+        out.add_column(col, justify="right" if col != "strategy" else "left")
+    for row in table.iter_rows():
+        out.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
+    console.print(out)
+
+
+@app.command()
+def validate(files: Annotated[list[Path], typer.Argument(help="scenario YAML files")]) -> None:
+    """Validate scenario files; errors name the field and the line."""
+    from sim.scenario import load_scenario
+    from sim.world import build_world
+
+    failed = False
+    for path in files:
+        try:
+            build_world(load_scenario(path))
+            console.print(f"[green]ok[/] {path}")
+        except (DomError, ValueError) as exc:
+            err.print(f"[bold red]invalid[/] {exc}")
+            failed = True
+    if failed:
+        raise typer.Exit(2)
+
+
+@app.command()
+def schema(out: Annotated[Path, typer.Option(help="where to write")] = Path("scenarios/scenario.schema.json")) -> None:
+    """Export the scenario JSON Schema for editors."""
+    from sim.scenario import export_schema
+
+    export_schema(out)
+    console.print(f"wrote {out}")
+
+
+@app.command()
+def strategies() -> None:
+    """List the registered strategies."""
+    from dom_core.strategies import STRATEGIES
+
+    for name in STRATEGIES.names():
+        doc = (STRATEGIES.classes[name].__doc__ or "").strip().splitlines()[0]
+        console.print(f"[bold]{name}[/]  {doc}")
+
+
+@app.command()
+def explain(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    order: Annotated[int, typer.Option(help="order number in the demand stream")] = 0,
+    strategy: Annotated[str, typer.Option(help="strategy name")] = "split_shipments",
+) -> None:
+    """Explain the decision a strategy takes for one order of the scenario (on the starting stock)."""
+    from dom_core.engine import SourcingEngine
+    from dom_core.strategies import build_strategy
+    from sim.compare import demand_orders
+    from sim.demand import generate_demand
+    from sim.scenario import load_scenario
+    from sim.world import build_world
+
+    try:
+        world = build_world(load_scenario(scenario))
+        orders = demand_orders(world, generate_demand(world, 0), order + 1)
+        if order >= len(orders) or order < 0:
+            raise DomError("--order", f"the demand stream has {len(orders)} orders")
+        engine = SourcingEngine(world.network, world.carriers, strategy=build_strategy(strategy, "--strategy"))
+        console.print(engine.explain(orders[order], world.initial).as_text())
+    except DomError as exc:
+        _fail(exc)
+
+
+@app.command()
+def dashboard(port: Annotated[int, typer.Option()] = 8501) -> None:
+    """Open the Streamlit dashboard on the results."""
+    app_py = Path(__file__).resolve().parent.parent / "app.py"
+    raise typer.Exit(subprocess.call([sys.executable, "-m", "streamlit", "run", str(app_py), "--server.port", str(port)]))
+
+
+if __name__ == "__main__":
+    app()
