@@ -86,14 +86,16 @@ class SourcingEngine:
         lines = self._classify_lines(order)
         unfulfilled = list(lines.rejected)
         if not lines.physical:
-            return self._decision(order, strategy, model, now, (), (), unfulfilled, lines.digital, (), None)
+            why = "no physical line: nothing to ship"
+            expl = Explanation(strategy.name, model.name, (), why) if explain else None
+            return self._decision(order, strategy, model, now, (), (), unfulfilled, lines.digital, (), expl)
         dest, cand, dest_problem = self._destination(order, model)
         if dest_problem:
             unfulfilled += self._unserved(order, lines, {}, dest_problem)
             expl = Explanation(strategy.name, model.name, (), dest_problem) if explain else None
             return self._decision(order, strategy, model, now, (), (), unfulfilled, lines.digital, (), expl)
         ctx = self._context(order, model, ledger, now, lines, dest, cand)
-        notes: list[CandidateNote] = []
+        notes: list[CandidateNote] = self._excluded_notes(order, model, ctx) if explain else []
         ctx = self._apply_filters(ctx, model, notes if explain else None)
         if len(ctx.cand) == 0:
             reason = "no eligible location: every candidate was removed by the filters"
@@ -101,8 +103,10 @@ class SourcingEngine:
             expl = Explanation(strategy.name, model.name, tuple(notes), reason) if explain else None
             return self._decision(order, strategy, model, now, (), (), unfulfilled, lines.digital, (), expl)
         plan = strategy.plan(ctx)
-        shipments, transfers, reservations, picked = self._realise(order, ctx, plan, lines, strategy, dest)
-        unfulfilled += self._unserved(order, lines, picked, plan.shortfall)
+        shipments, transfers, reservations, picked, refused = self._realise(
+            order, ctx, plan, lines, strategy, dest
+        )
+        unfulfilled += self._unserved(order, lines, picked, plan.shortfall, refused)
         expl = self._explanation(ctx, plan, strategy, notes, shipments) if explain else None
         return self._decision(
             order, strategy, model, now, tuple(shipments), tuple(transfers), unfulfilled, lines.digital,
@@ -200,8 +204,13 @@ class SourcingEngine:
     def _realise(
         self, order: Order, ctx: SourcingContext, plan: Plan, lines: _Lines, strategy: Strategy,
         dest: tuple[float, float, str],
-    ) -> tuple[list[Shipment], list[Transfer], list[tuple[int, int, int]], dict[int, int]]:
-        """Turn a plan into shipments with carrier quotes, transfers and reservations."""
+    ) -> tuple[
+        list[Shipment], list[Transfer], list[tuple[int, int, int]], dict[int, int], dict[int, tuple[int, str]]
+    ]:
+        """Turn a plan into shipments with carrier quotes, transfers and reservations.
+
+        Also returns, per line, the units of parcels no carrier service accepts and why.
+        """
         locs = self.network.locations
         picks = list(plan.picks)
         kms = dict(zip(picks, ctx.dist_of(picks), strict=True))  # only the shipping locations' distances
@@ -212,6 +221,7 @@ class SourcingEngine:
         ready: dict[int, float] = {}
         reserve: dict[tuple[int, int], int] = {}
         moved_in: dict[tuple[int, int], int] = {}
+        transfer_res: list[tuple[int, tuple[int, int], int]] = []  # (destination, reservation key, qty)
         for src, dst, i, qty in plan.transfers:
             a, b = locs[ctx.cand[src]], locs[ctx.cand[dst]]
             km = float(self.network.distances_km(b.lat, b.lon)[ctx.cand[src]])
@@ -222,9 +232,12 @@ class SourcingEngine:
             ready[dst] = max(ready.get(dst, ctx.now), q.promised_at)
             key = (int(ctx.cand[src]), lines.sku_idx[i])
             reserve[key] = reserve.get(key, 0) + qty
+            transfer_res.append((dst, key, qty))
             moved_in[(dst, i)] = moved_in.get((dst, i), 0) + qty
         shipments: list[Shipment] = []
         picked: dict[int, int] = {}
+        refused: dict[int, tuple[int, str]] = {}
+        void: set[int] = set()  # shipping positions whose parcel no service takes
         objective = strategy.carrier_objective
         deadline = ctx.deadline
         for j, taken in plan.picks.items():
@@ -245,8 +258,12 @@ class SourcingEngine:
                     quote = transfer_svc.quote(at, loc.cutoff_hour, km, kg, items)
                 else:
                     quote = self.carriers.choose(objective, at, loc.cutoff_hour, km, kg, items, deadline)
-                if quote is None:
-                    continue  # no service takes this parcel: its units stay unfulfilled
+                if quote is None:  # no service takes this parcel: its units stay unfulfilled
+                    why = f"no carrier service takes the parcel from {loc.id} ({kg:.1f} kg, {km:.0f} km)"
+                    for i, qty in taken.items():
+                        refused[i] = (refused.get(i, (0, why))[0] + qty, why)
+                    void.add(j)
+                    continue
                 service, cost, ship_at, promised, co2 = (
                     quote.service, quote.cost, quote.ship_at, quote.promised_at, quote.co2_kg,
                 )
@@ -263,16 +280,54 @@ class SourcingEngine:
             shipments.append(
                 Shipment(loc.id, tuple(ship_lines), service, dest[2], km, kg, cost, handling, ship_at, promised, co2)
             )
-        reservations = [(loc_i, s, qty) for (loc_i, s), qty in reserve.items()]
-        return shipments, transfers, reservations, picked
+        if void:  # transfers into a parcel that cannot leave are not made
+            for dst, key, qty in transfer_res:
+                if dst in void:
+                    reserve[key] -= qty
+            transfers = [t for t, (dst, _, _) in zip(transfers, transfer_res, strict=True) if dst not in void]
+        reservations = [(loc_i, s, qty) for (loc_i, s), qty in reserve.items() if qty]
+        return shipments, transfers, reservations, picked, refused
 
-    def _unserved(self, order: Order, lines: _Lines, picked: dict[int, int], reason: str) -> list[Unfulfilled]:
+    def _unserved(
+        self, order: Order, lines: _Lines, picked: dict[int, int], reason: str,
+        refused: dict[int, tuple[int, str]] | None = None,
+    ) -> list[Unfulfilled]:
         out = []
         for i, k in enumerate(lines.physical):
             line = order.lines[k]
             short = line.qty - picked.get(i, 0)
+            no_carrier, why = (refused or {}).get(i, (0, ""))
+            if no_carrier:
+                out.append(Unfulfilled(line.line_id, line.sku, no_carrier, why))
+                short -= no_carrier
             if short > 0:
                 out.append(Unfulfilled(line.line_id, line.sku, short, reason))
+        return out
+
+    def _excluded_notes(
+        self, order: Order, model: InventoryModel, ctx: SourcingContext
+    ) -> list[CandidateNote]:
+        """Notes for the model's locations that the fulfilment type or their set-up rule out."""
+        locs, index = self.network.locations, self.network.loc_index
+        kept = set(ctx.cand.tolist())
+        out = []
+        for loc_id in model.locations:
+            i = index[loc_id]
+            if i in kept:
+                continue
+            loc = locs[i]
+            if not loc.enabled:
+                why = "disabled"
+            elif order.fulfilment is FulfilmentType.PICKUP_IN_STORE:
+                why = f"pickup in store serves from {order.pickup_location} only"
+            elif order.fulfilment is FulfilmentType.SHIP_TO_STORE:
+                why = "a pickup point holds no stock"
+            elif Capability.SHIP_TO_HOME not in loc.capabilities:
+                why = "cannot ship to home"
+            else:
+                why = "not a store (ship from store)"
+            atp = ctx.ledger.atp_matrix(ctx.row_sku, np.array([i], dtype=np.intp))[:, 0]
+            out.append(CandidateNote(loc_id, f"removed: {why}", tuple(atp.tolist())))
         return out
 
     def _explanation(
