@@ -191,8 +191,11 @@ class InventoryLedger:
     def set_safety_stock_all(self, qty: int) -> None:
         """Set one safety stock level for every location and SKU (a scenario knob)."""
         _check_qty(qty, "safety_stock", allow_zero=True)
+        changed = np.nonzero(self.safety != qty)
         self.safety[:] = qty
         self._raw_atp = self.on_hand - self.reserved - self.safety
+        for s, loc in zip(*changed, strict=True):  # journalled so that replay() sees it
+            self._log(0.0, MovementKind.SAFETY, int(loc), int(s), int(qty), "")
 
     def load_balances(self, on_hand: IntArray, safety: IntArray) -> None:
         """Start from given (SKU x location) on-hand and safety arrays; needs a ledger with no reservations."""
