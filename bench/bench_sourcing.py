@@ -151,7 +151,7 @@ def build_scenario(
         lats = city_lat[city] + rng.normal(0.0, 0.12, size=n)
         lons = city_lon[city] + rng.normal(0.0, 0.18, size=n)
         n_lines = rng.choice(5, size=n, p=[0.45, 0.25, 0.15, 0.1, 0.05]) + 1
-        express = rng.random(n) < 0.15  # next-day promise
+        express = rng.random(n) < 0.15  # promised within 2 days: carrier choice must meet the deadline
         kind = rng.random(n)
         out = []
         for o in range(n):
@@ -169,7 +169,7 @@ def build_scenario(
             out.append(Order(
                 f"{prefix}{o:06d}", "DE", "web", float(created[o]), round(float(lats[o]), 5),
                 round(float(lons[o]), 5), lines, fulfilment=fulfilment, pickup_location=pickup,
-                max_delivery_days=1.0 if express[o] else None,
+                max_delivery_days=2.0 if express[o] else None,
             ))
         return tuple(out)
 
