@@ -48,12 +48,10 @@ def _prices(service: CarrierService, km: F, kg: float, items: int) -> F:
 
 def _zone_prices(card: ZoneRateCard, km: F, kg: float) -> F:
     z = np.minimum(np.searchsorted(card.zone_limits_km, km, side="left"), len(card.zone_limits_km) - 1)
-    w = min(int(np.searchsorted(card.weight_limits_kg, kg, side="left")), len(card.weight_limits_kg) - 1)
-    column = np.array([row[w] for row in card.prices], dtype=np.float64)
-    # the scalar price() adds overweight and fuel surcharges as one factor on the bracket price
-    base = card.prices[0][w]
-    scale = card.price(0.0, kg, 1) / base if base else 1.0 + card.fuel_surcharge
-    result: F = column[z] * scale
+    # one scalar price() per zone (each zone's limit lies in that zone), so surcharges and rounding
+    # are exactly the scalar ones and ties between services stay ties
+    column = np.array([card.price(limit, kg, 1) for limit in card.zone_limits_km], dtype=np.float64)
+    result: F = column[z]
     return result
 
 
@@ -100,18 +98,19 @@ def quote_many(
         ok = np.where(any_meets, meets, ok)
     else:
         fastest_mode = np.zeros(n, dtype=bool)
-    big = np.inf
     keys = {
         Objective.CHEAPEST: (cost, prom),
         Objective.FASTEST: (prom, cost),
         Objective.GREENEST: (co2, cost),
     }
     primary, secondary = keys[objective]
-    score = np.where(ok, primary * 1e6 + secondary, big)
     if fastest_mode.any():
-        fast = np.where(ok, prom * 1e6 + cost, big)
-        score = np.where(fastest_mode, fast, score)
-    best = np.argmin(score, axis=0)
+        primary = np.where(fastest_mode, prom, primary)
+        secondary = np.where(fastest_mode, cost, secondary)
+    # lexicographic (primary, secondary, service name) per candidate, exactly like choose()
+    name_rank = np.argsort(np.argsort([s.name for s in services], kind="stable"))
+    names = np.broadcast_to(name_rank[:, None], primary.shape)
+    best = np.lexsort((names, secondary, np.where(ok, primary, np.inf)), axis=0)[0]
     cols = np.arange(n)
     none = ~ok.any(axis=0)
     service = np.where(none, -1, best).astype(np.int64)
