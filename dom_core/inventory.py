@@ -57,6 +57,17 @@ class Inbound:
     eta: float
 
 
+@dataclass(frozen=True, slots=True)
+class InboundBatch:
+    """Many SKUs on their way to one location under one reference (a replenishment order)."""
+
+    ref: str
+    loc: int
+    skus: IntArray  # distinct SKU indices
+    qtys: IntArray
+    eta: float
+
+
 # (location index, sku index, qty)
 Item = tuple[int, int, int]
 
@@ -80,6 +91,7 @@ class InventoryLedger:
         self._raw_atp: IntArray = np.zeros((n_sku, n_loc), dtype=np.int64)  # may be < 0 under safety stock
         self.demand_rate: npt.NDArray[np.float64] | None = None  # units/day, for days of cover
         self.inbound: dict[str, list[Inbound]] = {}
+        self.inbound_batches: dict[str, InboundBatch] = {}
         self.reservations: dict[str, list[Item]] = {}
         self.record = record
         self._journal: list[tuple[int, float, MovementKind, int, int, int, str]] = []
@@ -131,7 +143,8 @@ class InventoryLedger:
             "on_hand": int(self.on_hand.sum()),
             "reserved": int(self.reserved.sum()),
             "safety": int(self.safety.sum()),
-            "inbound": sum(i.qty for items in self.inbound.values() for i in items),
+            "inbound": sum(i.qty for items in self.inbound.values() for i in items)
+            + sum(int(b.qtys.sum()) for b in self.inbound_batches.values()),
         }
 
     # --------------------------------------------------------------- movements
@@ -281,6 +294,45 @@ class InventoryLedger:
             self._receive(it.loc, it.sku, it.qty, at, ref, MovementKind.RECEIVE)
         return items
 
+    def add_inbound_many(
+        self, ref: str, loc: int, skus: IntArray, qtys: IntArray, eta: float, at: float = 0.0
+    ) -> None:
+        """Register many distinct SKUs expected at location index ``loc`` under one reference."""
+        if ref in self.inbound_batches or ref in self.inbound:
+            raise DomError("ref", f"inbound {ref!r} already open")
+        if skus.shape != qtys.shape or np.unique(skus).size != skus.size:
+            raise DomError("skus", "needs distinct SKU indices, one qty each")
+        if (qtys <= 0).any():
+            raise InvalidQuantityError("qty", "inbound quantities must be positive")
+        self.inbound_batches[ref] = InboundBatch(ref, loc, skus.copy(), qtys.astype(np.int64), eta)
+        if self.record:
+            for s, q in zip(skus.tolist(), qtys.tolist(), strict=True):
+                self._log(at, MovementKind.INBOUND, loc, s, q, ref)
+
+    def receive_inbound_many(self, ref: str, at: float = 0.0) -> InboundBatch:
+        """The batch ``ref`` arrives: its units go on hand at its location."""
+        batch = self.inbound_batches.pop(ref, None)
+        if batch is None:
+            raise DomError("ref", f"no inbound batch open for {ref!r}")
+        self.on_hand[batch.skus, batch.loc] += batch.qtys
+        self._raw_atp[batch.skus, batch.loc] += batch.qtys
+        if self.record:
+            for s, q in zip(batch.skus.tolist(), batch.qtys.tolist(), strict=True):
+                self._log(at, MovementKind.RECEIVE, batch.loc, s, q, ref)
+        return batch
+
+    def ship_out_many(self, loc: int, skus: IntArray, qtys: IntArray, at: float, ref: str) -> None:
+        """Remove distinct SKUs' units from location index ``loc`` (a transfer out), all within ATP or none."""
+        if np.unique(skus).size != skus.size or (qtys <= 0).any():
+            raise InvalidQuantityError("qty", "needs distinct SKUs and positive quantities")
+        if (qtys > self._raw_atp[skus, loc]).any():
+            raise InsufficientStockError("qty", f"transfer {ref!r} exceeds ATP at {self.network.locations[loc].id}")
+        self.on_hand[skus, loc] -= qtys
+        self._raw_atp[skus, loc] -= qtys
+        if self.record:
+            for s, q in zip(skus.tolist(), qtys.tolist(), strict=True):
+                self._log(at, MovementKind.ADJUST, loc, s, -q, ref)
+
     # ------------------------------------------------------------------ journal
     def movements(self) -> list[Movement]:
         """The journal as Movement values (ids resolved)."""
@@ -304,6 +356,7 @@ class InventoryLedger:
         twin._raw_atp = self._raw_atp.copy()
         twin.demand_rate = None if self.demand_rate is None else self.demand_rate.copy()
         twin.inbound = {k: list(v) for k, v in self.inbound.items()}
+        twin.inbound_batches = dict(self.inbound_batches)
         twin.reservations = {k: list(v) for k, v in self.reservations.items()}
         return twin
 

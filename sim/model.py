@@ -113,7 +113,8 @@ class Simulation:
         self.events_processed = 0
         self.units_shipped = 0
         self.units_walkin = 0
-        self.units_received = 0
+        self.units_received = 0  # every receipt, supplier orders and DC-to-store transfers alike
+        self.units_transferred = 0  # units that left a DC towards a store
         self.units_restocked = 0
 
     # ------------------------------------------------------------------ run
@@ -348,22 +349,21 @@ class Simulation:
                 skus, qty = skus[keep], qty[keep]
                 if not skus.size:
                     continue
-                led.reserve(ref, [(src, int(s), int(q)) for s, q in zip(skus, qty, strict=True)], now)
-                led.commit(ref, now)
+                led.ship_out_many(src, skus, qty, now, ref)
+                self.units_transferred += int(qty.sum())
             lead = float(triangular_ppf(self.u_lead[day, loc], lt.min, lt.mode, lt.max))
-            for s, q in zip(skus, qty, strict=True):
-                led.add_inbound(ref, locs[loc].id, net.skus[int(s)].id, int(q), now + lead * HOURS_PER_DAY, now)
+            led.add_inbound_many(ref, int(loc), skus, qty, now + lead * HOURS_PER_DAY, now)
             self.pipeline[skus, loc] += qty
             self._event(now, "replenishment_ordered", ref, locs[loc].id, int(qty.sum()))
             self.env.timeout(lead * HOURS_PER_DAY).callbacks.append(lambda _e, r=ref, lc=int(loc): self._receive(r, lc))
 
     def _receive(self, ref: str, loc: int) -> None:
-        items = self.ledger.receive_inbound(ref, self.env.now)
-        for it in items:
-            self.pipeline[it.sku, it.loc] -= it.qty
-        self.units_received += sum(it.qty for it in items)
+        batch = self.ledger.receive_inbound_many(ref, self.env.now)
+        self.pipeline[batch.skus, batch.loc] -= batch.qtys
+        units = int(batch.qtys.sum())
+        self.units_received += units
         self.events_processed += 1
-        self._event(self.env.now, "received", ref, self.network.locations[loc].id, sum(it.qty for it in items))
+        self._event(self.env.now, "received", ref, self.network.locations[loc].id, units)
 
     def _walk_in(self, day: int) -> None:
         rate = self.sc.demand.walk_in_units_per_store_day
