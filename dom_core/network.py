@@ -45,6 +45,11 @@ class InventoryModel:
             raise DomError(f"inventory_model[{self.name}].max_shipments", "must be >= 1")
         if not self.locations:
             raise DomError(f"inventory_model[{self.name}].locations", "needs at least one location")
+        for i, loc_id in enumerate(self.locations):  # listed twice, a location would promise its stock twice
+            if loc_id in self.locations[:i]:
+                raise DomError(
+                    f"inventory_model[{self.name}].locations[{i}]", f"duplicate location {loc_id!r}"
+                )
 
 
 @dataclass(slots=True)
@@ -73,6 +78,7 @@ class Network:
         self._rad_lats = np.radians(self.lats)
         self._cos_lats = np.cos(self._rad_lats)
         self._model_by_key = {}
+        _index([model.name for model in self.inventory_models], "inventory_models", "name")
         for model in self.inventory_models:
             for i, loc_id in enumerate(model.locations):
                 if loc_id not in self.loc_index:
@@ -161,10 +167,10 @@ class Network:
         return [i for i in pool if self.locations[i].enabled and capability in self.locations[i].capabilities]
 
 
-def _index(ids: Sequence[str], what: str) -> dict[str, int]:
+def _index(ids: Sequence[str], what: str, key: str = "id") -> dict[str, int]:
     index: dict[str, int] = {}
     for i, item_id in enumerate(ids):
         if item_id in index:
-            raise DomError(f"{what}[{i}].id", f"duplicate id {item_id!r}")
+            raise DomError(f"{what}[{i}].{key}", f"duplicate {key} {item_id!r}")
         index[item_id] = i
     return index
