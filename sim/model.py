@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import polars as pl
 import simpy
 
 from dom_core.capacity import CapacityBook
@@ -29,6 +30,7 @@ from dom_core.strategies import build_strategy
 from sim.demand import MAX_SHIPMENT_DRAWS, DemandStream, generate_demand, triangular_ppf
 from sim.rng import stream
 from sim.scenario import AS_CONFIGURED, StrategyRun
+from sim.tables import TABLES, frame
 from sim.world import World
 
 DRAIN_DAYS = 12.0  # after the horizon, run on without new orders until queued parcels are delivered
@@ -52,14 +54,30 @@ class PickJob:
 
 @dataclass
 class Records:
-    """Flat rows of a run, one list per column group."""
+    """Flat rows of a run, one list per table; ``compact`` moves rows into columnar chunks so that
+    long runs keep memory flat (Python tuples cost ~10x what a polars row does)."""
 
     orders: list[tuple[Any, ...]] = field(default_factory=list)
     shipments: list[tuple[Any, ...]] = field(default_factory=list)
-    events: list[tuple[float, str, str, str, int]] = field(default_factory=list)
+    events: list[tuple[Any, ...]] = field(default_factory=list)
     daily: list[tuple[Any, ...]] = field(default_factory=list)
     returns: list[tuple[Any, ...]] = field(default_factory=list)
-    explanations: list[tuple[str, str]] = field(default_factory=list)
+    explanations: list[tuple[Any, ...]] = field(default_factory=list)
+    chunks: dict[str, list[pl.DataFrame]] = field(default_factory=dict)
+
+    def compact(self, min_rows: int = 50_000) -> None:
+        """Turn every table holding at least ``min_rows`` rows into a DataFrame chunk."""
+        for name, schema in TABLES.items():
+            rows: list[tuple[Any, ...]] = getattr(self, name)
+            if len(rows) >= min_rows:
+                self.chunks.setdefault(name, []).append(frame(rows, schema))
+                setattr(self, name, [])
+
+    def table(self, name: str, **constants: Any) -> pl.DataFrame:
+        """The whole table (chunks and pending rows), with constant key columns added."""
+        parts = [*self.chunks.get(name, []), frame(getattr(self, name), TABLES[name])]
+        df = pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
+        return df.with_columns([pl.lit(v).alias(k) for k, v in constants.items()]) if constants else df
 
 
 @dataclass(frozen=True)
@@ -73,6 +91,19 @@ class Knobs:
     store_participation: float = 1.0  # share of stores allowed to ship online orders
 
 
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts the events it processes (for events/s figures)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps = 0
+
+    def step(self) -> None:
+        """Process the next event."""
+        self.steps += 1
+        super().step()
+
+
 class Simulation:
     """One (scenario, strategy, replication) run."""
 
@@ -84,7 +115,7 @@ class Simulation:
         self.knobs = knobs or Knobs()
         sc = world.scenario
         self.sc = sc
-        self.env = simpy.Environment()
+        self.env = CountingEnvironment()
         self.network = _apply_network_knobs(world, self.knobs)
         self.ledger = world.initial.copy()
         self.ledger.network = self.network
@@ -306,6 +337,7 @@ class Simulation:
                 self._walk_in(day)
             self._retry_backorders(day)
             self._snapshot(day)
+            self.records.compact()
             self.engine.capacity.forget_before(day - 1) if self.engine.capacity else None
             day += 1
             yield env.timeout(HOURS_PER_DAY)

@@ -18,7 +18,7 @@ from scipy import stats
 from sim.metrics import KPI_NAMES, kpis
 from sim.model import Knobs, Simulation
 from sim.scenario import Scenario, StrategyRun
-from sim.tables import TABLES, frame
+from sim.tables import TABLES
 from sim.world import World, build_world
 
 
@@ -32,7 +32,7 @@ class RunResult:
     kpis: dict[str, float]
     seconds: float
     orders: int
-    events: int
+    events: int  # SimPy events processed
 
 
 def run_one(
@@ -44,12 +44,12 @@ def run_one(
     simulation = Simulation(world, run, replication, knobs=knobs, record_events=record_events, progress=progress)
     records = simulation.run()
     keys = {"strategy": run.name, "replication": replication}
-    tables = {name: frame(getattr(records, name), schema, **keys) for name, schema in TABLES.items()}
+    tables = {name: records.table(name, **keys) for name in TABLES}
     sc = world.scenario
     row = kpis(tables["orders"], tables["shipments"], tables["daily"], tables["returns"], sc.warmup_days, sc.horizon_days)
     return RunResult(
         run.name, replication, tables, row, time.perf_counter() - started, len(simulation.demand),
-        simulation.events_processed,
+        simulation.env.steps,
     )
 
 
