@@ -222,6 +222,8 @@ class InventoryLedger:
         self.safety = safety.astype(np.int64, copy=True)
         self.reserved[:] = 0
         self._raw_atp = self.on_hand - self.safety
+        if not self.record:
+            return
         for s, loc in zip(*np.nonzero(self.on_hand), strict=True):
             self._log(0.0, MovementKind.RECEIVE, int(loc), int(s), int(self.on_hand[s, loc]), "initial")
         for s, loc in zip(*np.nonzero(self.safety), strict=True):

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import pydantic
 
 from dom_core.decision import CandidateNote, Explanation
@@ -304,6 +305,12 @@ class ReturnsEngine:
     network: Network
     policy: ReturnLocationPolicy = field(default_factory=Nearest)
     terms: ReturnTerms = field(default_factory=ReturnTerms)
+    _candidates: dict[str, tuple[int, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _priorities: npt.NDArray[np.int64] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        priorities = np.array([loc.priority for loc in self.network.locations], dtype=np.int64)
+        object.__setattr__(self, "_priorities", priorities)  # frozen: set once at construction
 
     @classmethod
     def from_spec(
@@ -314,9 +321,13 @@ class ReturnsEngine:
 
     def candidates(self, model: InventoryModel) -> tuple[int, ...]:
         """Enabled locations accepting returns, among the model's return locations if it lists any."""
-        listed = model.return_locations
-        among = [self.network.loc_index[i] for i in listed] if listed else None
-        return tuple(self.network.with_capability(Capability.ACCEPT_RETURNS, among))
+        cached = self._candidates.get(model.name)
+        if cached is None:
+            listed = model.return_locations
+            among = [self.network.loc_index[i] for i in listed] if listed else None
+            cached = tuple(self.network.with_capability(Capability.ACCEPT_RETURNS, among))
+            self._candidates[model.name] = cached
+        return cached
 
     def decide(self, request: ReturnRequest, ledger: InventoryLedger, explain: bool = True) -> ReturnDecision:
         """Decide location, disposition and refund; changes nothing. Bad input raises a DomError.
@@ -349,8 +360,11 @@ class ReturnsEngine:
             why = Explanation(self.policy.name, model.name, (), f"rejected: {rejected}")
             return ReturnDecision(request, why, rejected=rejected)
         km = net.distances_km(request.lat, request.lon)
-        cand = tuple(sorted(cand, key=lambda i: (float(km[i]), net.locations[i].priority, i)))
-        ctx = ReturnContext(request, net, ledger, s, cand, {i: float(km[i]) for i in cand})
+        idx = np.fromiter(cand, dtype=np.intp, count=len(cand))
+        near = km[idx]
+        # nearest first; ties by priority, then network order (lexsort: last key is primary)
+        cand = tuple(idx[np.lexsort((idx, self._priorities[idx], near))].tolist())
+        ctx = ReturnContext(request, net, ledger, s, cand, dict(zip(cand, km[list(cand)].tolist(), strict=True)))
         choice = self.policy.choose(ctx)
         atp = ledger.atp_matrix([s], np.array(cand, dtype=np.intp))[0] if explain else []
         notes = () if not explain else tuple(

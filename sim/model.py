@@ -50,6 +50,7 @@ class PickJob:
     decided_at: float
     shipment_no: int
     lines: list[tuple[int, int, int]]  # (line index in the demand stream, sku index, qty)
+    km: float
 
 
 @dataclass
@@ -137,6 +138,11 @@ class Simulation:
         self.cap_per_hour = [loc.pick_capacity_per_day * factor / shift for loc in self.network.locations]
         self.picked_today = np.zeros(n_loc)
         self.pipeline = np.zeros_like(self.ledger.on_hand)  # units on order per (sku, location)
+        rp, rate = sc.replenishment, world.demand_rate
+        self.levels = (  # (s, S) per (sku, location) as days of expected demand
+            np.ceil(rate * rp.reorder_days_of_cover).astype(np.int64),
+            np.ceil(rate * rp.order_up_to_days_of_cover).astype(np.int64),
+        )
         self.backorders: deque[tuple[int, float, list[tuple[int, int, int]], int]] = deque()
         self.u_lead = stream(sc.seed, replication, "leadtime").random((int(sc.horizon_days + DRAIN_DAYS) + 2, n_loc))
         self.walkin_rng = stream(sc.seed, replication, "walkin")
@@ -213,7 +219,7 @@ class Simulation:
         for n_ship, s in enumerate(dec.shipments):
             job = PickJob(
                 ref, k, net.loc_index[s.location], s.units, s.service, s.promised_at, now, n_ship,
-                [(by_line[ln.line_id][0], by_line[ln.line_id][1], ln.qty) for ln in s.lines],
+                [(by_line[ln.line_id][0], by_line[ln.line_id][1], ln.qty) for ln in s.lines], s.distance_km,
             )
             if ready > now and dec.transfers:
                 self.env.timeout(ready - now).callbacks.append(lambda _e, j=job: self.queues[j.loc].append(j))
@@ -268,7 +274,7 @@ class Simulation:
             else:
                 service = self.services[job.service]
                 shipped_at = service.ship_time(now, 24.0)
-                km = float(self._km(job, loc))
+                km = job.km
                 u = self.demand.u_transit[job.order, min(job.shipment_no, MAX_SHIPMENT_DRAWS - 1)]
                 t = service.transit
                 days = float(triangular_ppf(u, t.min_days, t.mode_days, t.max_days)) + t.extra_days_per_1000_km * km / 1000
@@ -282,13 +288,6 @@ class Simulation:
             self._schedule_returns(job, delivered, location.id)
             if budget <= 0:
                 break
-
-    def _km(self, job: PickJob, loc: int) -> float:
-        d = self.demand
-        pickup = int(d.pickup[job.order])
-        if pickup >= 0:
-            return float(self.network.distances_km(self.network.locations[pickup].lat, self.network.locations[pickup].lon)[loc])
-        return float(self.network.distances_km(float(d.lat[job.order]), float(d.lon[job.order]))[loc])
 
     # -------------------------------------------------------------- returns
     def _schedule_returns(self, job: PickJob, delivered: float, shipped_from: str) -> None:
@@ -358,12 +357,11 @@ class Simulation:
     def _replenish(self, day: int) -> None:
         sc, led, net = self.sc, self.ledger, self.network
         rp = sc.replenishment
-        rate = self.world.demand_rate
         position = led.on_hand - led.reserved + self.pipeline
-        s_level = np.ceil(rate * rp.reorder_days_of_cover)
-        S_level = np.ceil(rate * rp.order_up_to_days_of_cover)
+        s_level, S_level = self.levels
         due = position <= s_level if rp.policy == "sS" else position < S_level
-        need = np.where(due & self.world.carried, S_level - position, 0).astype(np.int64)
+        due &= self.world.carried
+        need = np.where(due, S_level - position, 0)
         now = self.env.now
         locs = net.locations
         for loc in np.flatnonzero(need.sum(axis=0) > 0):

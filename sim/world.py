@@ -153,7 +153,7 @@ def build_world(scenario: Scenario) -> World:
         popularity = np.full(len(network.skus), 1.0 / len(network.skus))
     customers = {m: _customer_places(scenario, network, m) for m in market_names}
     world = World(
-        scenario, network, spec.carriers.build(), InventoryLedger(network), popularity, market_names,
+        scenario, network, spec.carriers.build(), InventoryLedger(network, record=False), popularity, market_names,
         share / share.sum(), customers, {}, np.full(len(network.locations), -1, dtype=np.intp),
         np.zeros((len(network.skus), len(network.locations))), np.zeros((len(network.skus), len(network.locations)), bool),
         np.zeros(len(network.skus)),
