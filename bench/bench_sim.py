@@ -29,15 +29,32 @@ def scenario_dict(orders: int) -> dict[str, object]:
         "seed": 11,
         "horizon_days": orders / ORDERS_PER_DAY,
         "generate": {
-            "markets": [{"market": "DE", "country": "DE", "dcs": 10, "stores": 190,
-                         "dc_pick_capacity_per_day": 2500, "store_pick_capacity_per_day": 150}],
+            "markets": [
+                {
+                    "market": "DE",
+                    "country": "DE",
+                    "dcs": 10,
+                    "stores": 190,
+                    "dc_pick_capacity_per_day": 2500,
+                    "store_pick_capacity_per_day": 150,
+                }
+            ],
             "catalogue": {"skus": 5000, "zipf_exponent": 0.9},
             "stock": {"store_assortment": 0.25},
         },
-        "network": {"inventory_models": [{
-            "name": "de", "market": "DE", "channels": ["web", "app"], "locations": {"markets": ["DE"]},
-            "return_locations": {"markets": ["DE"]}, "cutoff": 10, "max_shipments": 3,
-        }]},
+        "network": {
+            "inventory_models": [
+                {
+                    "name": "de",
+                    "market": "DE",
+                    "channels": ["web", "app"],
+                    "locations": {"markets": ["DE"]},
+                    "return_locations": {"markets": ["DE"]},
+                    "cutoff": 10,
+                    "max_shipments": 3,
+                }
+            ]
+        },
         "demand": {"orders_per_day": ORDERS_PER_DAY, "walk_in_units_per_store_day": 40},
         "experiment": {"strategies": ["split_shipments"], "replications": 1, "workers": 1},
     }
@@ -52,8 +69,14 @@ def run_single(orders: int) -> dict[str, float]:
     scenario = Scenario.model_validate(scenario_dict(orders))
     t0 = time.perf_counter()
     world = build_world(scenario)
-    sim = Simulation(world, StrategyRun(strategy="split_shipments"), 0, record_events=False, explain_every=10**9,
-                     progress=lambda f: print(f"\r  {orders:>9,} orders: {f:4.0%}", end="", file=sys.stderr, flush=True))
+    sim = Simulation(
+        world,
+        StrategyRun(strategy="split_shipments"),
+        0,
+        record_events=False,
+        explain_every=10**9,
+        progress=lambda f: print(f"\r  {orders:>9,} orders: {f:4.0%}", end="", file=sys.stderr, flush=True),
+    )
     setup = time.perf_counter() - t0
     t1 = time.perf_counter()
     records = sim.run()
@@ -63,14 +86,23 @@ def run_single(orders: int) -> dict[str, float]:
     print(file=sys.stderr)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     n = len(sim.demand)
-    return {"orders": n, "setup_s": setup, "run_s": seconds, "orders_per_s": n / seconds,
-            "us_per_order": 1e6 * seconds / n, "events": sim.env.steps, "events_per_s": sim.env.steps / seconds,
-            "peak_mib": peak_mib}
+    return {
+        "orders": n,
+        "setup_s": setup,
+        "run_s": seconds,
+        "orders_per_s": n / seconds,
+        "us_per_order": 1e6 * seconds / n,
+        "events": sim.env.steps,
+        "events_per_s": sim.env.steps / seconds,
+        "peak_mib": peak_mib,
+    }
 
 
 def main() -> None:
     """Run every size in its own subprocess and write the table."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--single", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=Path("bench/results/sim_scale.md"))
@@ -80,21 +112,25 @@ def main() -> None:
         return
     rows = []
     for size in args.sizes:
-        out = subprocess.run([sys.executable, __file__, "--single", str(size)], check=True, stdout=subprocess.PIPE,
-                             text=True).stdout
+        out = subprocess.run(
+            [sys.executable, __file__, "--single", str(size)], check=True, stdout=subprocess.PIPE, text=True
+        ).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
     lines = [
         "| orders | setup s | run s | orders/s | µs/order | SimPy events | events/s | peak RSS MiB |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in rows:
-        lines.append(f"| {r['orders']:,} | {r['setup_s']:.1f} | {r['run_s']:.1f} | {r['orders_per_s']:,.0f} | "
-                     f"{r['us_per_order']:.0f} | {r['events']:,} | {r['events_per_s']:,.0f} | {r['peak_mib']:,.0f} |")
+    lines.extend(
+        f"| {r['orders']:,} | {r['setup_s']:.1f} | {r['run_s']:.1f} | {r['orders_per_s']:,.0f} | "
+        f"{r['us_per_order']:.0f} | {r['events']:,} | {r['events_per_s']:,.0f} | {r['peak_mib']:,.0f} |"
+        for r in rows
+    )
     table = "\n".join(lines)
     print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(f"# Simulation scale (split_shipments, 200 locations, 5,000 SKUs)\n\n{table}\n",
-                        encoding="utf-8")
+    args.out.write_text(
+        f"# Simulation scale (split_shipments, 200 locations, 5,000 SKUs)\n\n{table}\n", encoding="utf-8"
+    )
 
 
 if __name__ == "__main__":

@@ -57,9 +57,20 @@ class LocationSpec(_Spec):
         """The engine's Location."""
         caps = DEFAULT_CAPABILITIES[self.kind] if self.capabilities is None else self.capabilities
         return Location(
-            self.id, self.kind, self.lat, self.lon, self.country, self.market, frozenset(caps),
-            self.pick_capacity_per_day, self.cutoff_hour, self.handling_cost_per_order,
-            self.handling_cost_per_line, self.priority, self.enabled, self.name or self.id,
+            self.id,
+            self.kind,
+            self.lat,
+            self.lon,
+            self.country,
+            self.market,
+            frozenset(caps),
+            self.pick_capacity_per_day,
+            self.cutoff_hour,
+            self.handling_cost_per_order,
+            self.handling_cost_per_line,
+            self.priority,
+            self.enabled,
+            self.name or self.id,
         )
 
 
@@ -88,7 +99,8 @@ class LocationSelector(_Spec):
     def select(self, locations: list[Location]) -> tuple[str, ...]:
         """Ids of matching locations in priority order."""
         hits = [
-            loc for loc in locations
+            loc
+            for loc in locations
             if (self.kinds is None or loc.kind in self.kinds)
             and (self.markets is None or loc.market in self.markets)
             and (self.countries is None or loc.country in self.countries)
@@ -120,9 +132,14 @@ class InventoryModelSpec(_Spec):
             return value.select(locations) if isinstance(value, LocationSelector) else tuple(value)
 
         return InventoryModel(
-            name=self.name, market=self.market, channels=frozenset(self.channels), locations=ids(self.locations),
-            strategy=build_strategy(self.strategy, f"{where}.strategy"), cutoff=self.cutoff,
-            max_shipments=self.max_shipments, return_locations=ids(self.return_locations),
+            name=self.name,
+            market=self.market,
+            channels=frozenset(self.channels),
+            locations=ids(self.locations),
+            strategy=build_strategy(self.strategy, f"{where}.strategy"),
+            cutoff=self.cutoff,
+            max_shipments=self.max_shipments,
+            return_locations=ids(self.return_locations),
             filters=tuple(build_filter(f, f"{where}.filters[{i}]") for i, f in enumerate(self.filters)),
         )
 
@@ -143,7 +160,9 @@ class CarriersSpec(_Spec):
         from dataclasses import replace
 
         linear = LinearRateCard(self.per_package, self.per_item, self.per_item_mile)
-        return CarrierCatalog(tuple(replace(s, rate_card=linear) for s in catalog.services), catalog.transfer_service)
+        return CarrierCatalog(
+            tuple(replace(s, rate_card=linear) for s in catalog.services), catalog.transfer_service
+        )
 
 
 class StockSpec(_Spec):
@@ -164,7 +183,9 @@ class NetworkSpec(_Spec):
     carriers: CarriersSpec = Field(default_factory=CarriersSpec)
     stock: list[StockSpec] = Field(default_factory=list)
 
-    def build(self, extra_locations: list[Location] | None = None, extra_skus: list[Sku] | None = None) -> Network:
+    def build(
+        self, extra_locations: list[Location] | None = None, extra_skus: list[Sku] | None = None
+    ) -> Network:
         """Build the Network (optionally with generated locations and SKUs appended)."""
         locations = [spec.build() for spec in self.locations] + list(extra_locations or [])
         skus = [spec.build() for spec in self.skus] + list(extra_skus or [])
@@ -190,7 +211,9 @@ class RulesFile(_Spec):
     network: NetworkSpec
 
 
-def parse_spec(model: type[BaseModel], data: Any, source: str, lines: dict[tuple[Any, ...], int] | None = None) -> Any:
+def parse_spec(
+    model: type[BaseModel], data: Any, source: str, lines: dict[tuple[Any, ...], int] | None = None
+) -> Any:
     """Validate data against a spec model; a ConfigError names the field path and line."""
     try:
         return model.model_validate(data)
@@ -210,6 +233,14 @@ def load_network(path: str | Path) -> tuple[Network, InventoryLedger, CarrierCat
 
 
 __all__ = [
-    "CarriersSpec", "ConfigError", "InventoryModelSpec", "LocationSelector", "LocationSpec", "NetworkSpec",
-    "SkuSpec", "StockSpec", "load_network", "parse_spec",
+    "CarriersSpec",
+    "ConfigError",
+    "InventoryModelSpec",
+    "LocationSelector",
+    "LocationSpec",
+    "NetworkSpec",
+    "SkuSpec",
+    "StockSpec",
+    "load_network",
+    "parse_spec",
 ]

@@ -64,7 +64,9 @@ def validation_error(
     """Turn a pydantic error into a ConfigError naming the field path and (when known) the line."""
     parts = []
     for err in exc.errors()[:5]:
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "tagged-union")))]
+        loc = [
+            p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "tagged-union")))
+        ]
         field = ".".join(str(p) for p in loc) or "(root)"
         line = line_of(lines, loc) if lines else None
         parts.append(f"{field}{f' (line {line})' if line else ''}: {err['msg']}")

@@ -20,9 +20,14 @@ console = Console(width=160)
 err = Console(stderr=True)
 
 SHOWN = (
-    ("cost_per_order", "cost/order", 2), ("delivery_days_mean", "days", 2), ("delivery_days_p95", "p95 days", 2),
-    ("on_time_rate", "on-time", 3), ("co2_kg_per_order", "kg CO2e", 3), ("split_rate", "split", 3),
-    ("fill_rate", "fill", 3), ("lost_units", "lost units", 0),
+    ("cost_per_order", "cost/order", 2),
+    ("delivery_days_mean", "days", 2),
+    ("delivery_days_p95", "p95 days", 2),
+    ("on_time_rate", "on-time", 3),
+    ("co2_kg_per_order", "kg CO2e", 3),
+    ("split_rate", "split", 3),
+    ("fill_rate", "fill", 3),
+    ("lost_units", "lost units", 0),
 )
 
 
@@ -55,8 +60,12 @@ def comparison_table(comparison: pl.DataFrame, title: str) -> Table:
 def simulate(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
     replications: Annotated[int | None, typer.Option(help="override the scenario's replications")] = None,
-    strategies: Annotated[str | None, typer.Option(help="comma-separated subset of the scenario's strategies")] = None,
-    workers: Annotated[int | None, typer.Option(help="parallel processes (default: scenario, max cores)")] = None,
+    strategies: Annotated[
+        str | None, typer.Option(help="comma-separated subset of the scenario's strategies")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="parallel processes (default: scenario, max cores)")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="results folder (default results/<scenario name>)")] = None,
     demand_factor: Annotated[float, typer.Option(help="scale demand")] = 1.0,
     capacity_factor: Annotated[float, typer.Option(help="scale pick capacity")] = 1.0,
@@ -77,7 +86,9 @@ def simulate(
             wanted = [s.strip() for s in strategies.split(",")]
             unknown = [w for w in wanted if w not in {r.name for r in runs}]
             if unknown:
-                raise DomError("--strategies", f"not in the scenario: {unknown}; it has {[r.name for r in runs]}")
+                raise DomError(
+                    "--strategies", f"not in the scenario: {unknown}; it has {[r.name for r in runs]}"
+                )
             runs = [r for r in runs if r.name in wanted]
         baseline = exp.baseline if exp.baseline in {r.name for r in runs} else runs[0].name
         update = {"strategies": runs, "baseline": baseline, "replications": replications or exp.replications}
@@ -86,21 +97,32 @@ def simulate(
     except DomError as exc:
         _fail(exc)
     total = len(runs) * spec.experiment.replications
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err) as progress:
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+    ) as progress:
         task = progress.add_task(f"simulating {spec.name}", total=total)
 
         def done(result: object, n: int, of: int) -> None:
             r = result  # RunResult
-            progress.update(task, completed=n,
-                            description=f"{getattr(r, 'strategy', '')} rep {getattr(r, 'replication', '')} done")
+            progress.update(
+                task,
+                completed=n,
+                description=f"{getattr(r, 'strategy', '')} rep {getattr(r, 'replication', '')} done",
+            )
 
         result = run_experiment(spec, knobs, workers=workers, on_done=done)
     folder = result.write(out or Path("results") / spec.name)
-    console.print(comparison_table(result.comparison, f"{spec.name}: {spec.experiment.replications} replications, "
-                                   f"baseline {spec.baseline} (diff ± 95% CI, * significant)"))
+    console.print(
+        comparison_table(
+            result.comparison,
+            f"{spec.name}: {spec.experiment.replications} replications, "
+            f"baseline {spec.baseline} (diff ± 95% CI, * significant)",
+        )
+    )
     orders = sum(r.orders for r in result.runs)
-    console.print(f"{len(result.runs)} runs, {orders:,} orders simulated in {result.seconds:.1f} s; results in {folder}")
+    console.print(
+        f"{len(result.runs)} runs, {orders:,} orders simulated in {result.seconds:.1f} s; results in {folder}"
+    )
 
 
 @app.command()
@@ -143,7 +165,9 @@ def validate(files: Annotated[list[Path], typer.Argument(help="scenario YAML fil
 
 
 @app.command()
-def schema(out: Annotated[Path, typer.Option(help="where to write")] = Path("scenarios/scenario.schema.json")) -> None:
+def schema(
+    out: Annotated[Path, typer.Option(help="where to write")] = Path("scenarios/scenario.schema.json"),
+) -> None:
     """Export the scenario JSON Schema for editors."""
     from sim.scenario import export_schema
 
@@ -180,7 +204,9 @@ def explain(
         orders = demand_orders(world, generate_demand(world, 0), order + 1)
         if order >= len(orders) or order < 0:
             raise DomError("--order", f"the demand stream has {len(orders)} orders")
-        engine = SourcingEngine(world.network, world.carriers, strategy=build_strategy(strategy, "--strategy"))
+        engine = SourcingEngine(
+            world.network, world.carriers, strategy=build_strategy(strategy, "--strategy")
+        )
         console.print(engine.explain(orders[order], world.initial).as_text())
     except DomError as exc:
         _fail(exc)
@@ -190,7 +216,9 @@ def explain(
 def dashboard(port: Annotated[int, typer.Option()] = 8501) -> None:
     """Open the Streamlit dashboard on the results."""
     app_py = Path(__file__).resolve().parent.parent / "app.py"
-    raise typer.Exit(subprocess.call([sys.executable, "-m", "streamlit", "run", str(app_py), "--server.port", str(port)]))
+    raise typer.Exit(
+        subprocess.call([sys.executable, "-m", "streamlit", "run", str(app_py), "--server.port", str(port)])
+    )
 
 
 if __name__ == "__main__":

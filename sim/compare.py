@@ -23,13 +23,23 @@ def demand_orders(world: World, demand: DemandStream, limit: int | None = None) 
     for k in range(n):
         a, b = int(demand.line_start[k]), int(demand.line_start[k + 1])
         pickup = int(demand.pickup[k])
-        orders.append(Order(
-            f"O{k}", world.market_names[int(demand.market[k])], demand.channels[int(demand.channel[k])],
-            float(demand.t[k]), float(demand.lat[k]), float(demand.lon[k]),
-            tuple(OrderLine(str(li), net.skus[int(demand.line_sku[li])].id, int(demand.line_qty[li])) for li in range(a, b)),
-            demand.fulfilment[k], net.locations[pickup].id if pickup >= 0 else None,
-            world.scenario.demand.max_delivery_days,
-        ))
+        orders.append(
+            Order(
+                f"O{k}",
+                world.market_names[int(demand.market[k])],
+                demand.channels[int(demand.channel[k])],
+                float(demand.t[k]),
+                float(demand.lat[k]),
+                float(demand.lon[k]),
+                tuple(
+                    OrderLine(str(li), net.skus[int(demand.line_sku[li])].id, int(demand.line_qty[li]))
+                    for li in range(a, b)
+                ),
+                demand.fulfilment[k],
+                net.locations[pickup].id if pickup >= 0 else None,
+                world.scenario.demand.max_delivery_days,
+            )
+        )
     return orders
 
 
@@ -59,10 +69,17 @@ def sourcing_comparison(scenario: Scenario, orders: int = 5000) -> pl.DataFrame:
                 promise_days += (d.promised_at - order.created_at) / 24.0
         seconds = time.perf_counter() - started
         shipped = max(1, sum(1 for _ in batch))
-        rows.append({
-            "strategy": run.name, "orders": len(batch), "cost_per_order": cost / shipped,
-            "co2_kg_per_order": co2 / shipped, "shipments_per_order": shipments / shipped,
-            "split_rate": split / shipped, "fill_rate": allocated / max(1, units),
-            "promise_days_mean": promise_days / shipped, "orders_per_s": len(batch) / seconds,
-        })
+        rows.append(
+            {
+                "strategy": run.name,
+                "orders": len(batch),
+                "cost_per_order": cost / shipped,
+                "co2_kg_per_order": co2 / shipped,
+                "shipments_per_order": shipments / shipped,
+                "split_rate": split / shipped,
+                "fill_rate": allocated / max(1, units),
+                "promise_days_mean": promise_days / shipped,
+                "orders_per_s": len(batch) / seconds,
+            }
+        )
     return pl.DataFrame(rows)

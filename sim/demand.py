@@ -15,7 +15,7 @@ from sim.rng import stream
 from sim.world import World
 
 F = npt.NDArray[np.float64]
-I = npt.NDArray[np.int64]
+IntArr = npt.NDArray[np.int64]
 MAX_SHIPMENT_DRAWS = 6  # transit uniforms pre-drawn per order (shipment k uses column min(k, 5))
 
 
@@ -24,15 +24,15 @@ class DemandStream:
     """Columnar orders (sorted by time) and their lines (``line_start`` offsets into the line arrays)."""
 
     t: F
-    market: I
-    channel: I
+    market: IntArr
+    channel: IntArr
     lat: F
     lon: F
     fulfilment: list[FulfilmentType]
-    pickup: I  # location index of the pickup store, -1 if none
-    line_start: I
-    line_sku: I
-    line_qty: I
+    pickup: IntArr  # location index of the pickup store, -1 if none
+    line_start: IntArr
+    line_sku: IntArr
+    line_qty: IntArr
     u_transit: F  # (orders, MAX_SHIPMENT_DRAWS)
     u_return: F  # per line: returned if below the SKU's return rate
     u_return_delay: F
@@ -100,12 +100,25 @@ def generate_demand(world: World, replication: int, demand_factor: float = 1.0) 
     r = stream(sc.seed, replication, "returns")
     u_return, u_delay, u_grade = r.random(total), r.random(total), r.random(total)
     return DemandStream(
-        t, market.astype(np.int64), channel.astype(np.int64), lat, lon, fulfilment, pickup, line_start,
-        line_sku.astype(np.int64), line_qty.astype(np.int64), u_transit, u_return, u_delay, u_grade, channels,
+        t,
+        market.astype(np.int64),
+        channel.astype(np.int64),
+        lat,
+        lon,
+        fulfilment,
+        pickup,
+        line_start,
+        line_sku.astype(np.int64),
+        line_qty.astype(np.int64),
+        u_transit,
+        u_return,
+        u_delay,
+        u_grade,
+        channels,
     )
 
 
-def _pickup_stores(world: World, market: I, place: I, fulfilment: list[FulfilmentType]) -> I:
+def _pickup_stores(world: World, market: IntArr, place: IntArr, fulfilment: list[FulfilmentType]) -> IntArr:
     """Nearest pickup store of the customer's place (precomputed per place)."""
     pickup = np.full(len(fulfilment), -1, dtype=np.int64)
     net = world.network
@@ -114,14 +127,24 @@ def _pickup_stores(world: World, market: I, place: I, fulfilment: list[Fulfilmen
         if stores.size == 0:
             continue
         pl = world.customers[name]
-        nearest = np.array([
-            stores[int(np.argmin(haversine_many_km(pl.lats[i], pl.lons[i], net.lats[stores], net.lons[stores])))]
-            for i in range(len(pl.weights))
-        ])
+        nearest = np.array(
+            [
+                stores[
+                    int(
+                        np.argmin(
+                            haversine_many_km(pl.lats[i], pl.lons[i], net.lats[stores], net.lons[stores])
+                        )
+                    )
+                ]
+                for i in range(len(pl.weights))
+            ]
+        )
         sel = np.flatnonzero(market == m)
         pickup[sel] = nearest[place[sel]]
-    wants = np.array([f in (FulfilmentType.PICKUP_IN_STORE, FulfilmentType.SHIP_TO_STORE) for f in fulfilment])
-    result: I = np.where(wants, pickup, -1) if len(fulfilment) else pickup
+    wants = np.array(
+        [f in (FulfilmentType.PICKUP_IN_STORE, FulfilmentType.SHIP_TO_STORE) for f in fulfilment]
+    )
+    result: IntArr = np.where(wants, pickup, -1) if len(fulfilment) else pickup
     return result
 
 

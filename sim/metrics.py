@@ -7,24 +7,57 @@ import polars as pl
 from dom_core.model import HOURS_PER_DAY
 
 KPI_NAMES = (
-    "orders", "cost_per_order", "shipping_per_order", "handling_per_order", "transfer_per_order",
-    "delivery_days_mean", "delivery_days_p50", "delivery_days_p90", "delivery_days_p95", "on_time_rate",
-    "co2_kg_per_order", "split_rate", "fill_rate", "lost_units", "lost_sales_rate", "stockout_days",
-    "utilisation_mean", "utilisation_max", "returns_restocked",
+    "orders",
+    "cost_per_order",
+    "shipping_per_order",
+    "handling_per_order",
+    "transfer_per_order",
+    "delivery_days_mean",
+    "delivery_days_p50",
+    "delivery_days_p90",
+    "delivery_days_p95",
+    "on_time_rate",
+    "co2_kg_per_order",
+    "split_rate",
+    "fill_rate",
+    "lost_units",
+    "lost_sales_rate",
+    "stockout_days",
+    "utilisation_mean",
+    "utilisation_max",
+    "returns_restocked",
 )
 # direction: +1 means higher is better, -1 lower is better (for dashboards and Pareto fronts)
 KPI_DIRECTION = {
-    "cost_per_order": -1, "shipping_per_order": -1, "handling_per_order": -1, "transfer_per_order": -1,
-    "delivery_days_mean": -1, "delivery_days_p50": -1, "delivery_days_p90": -1, "delivery_days_p95": -1,
-    "on_time_rate": 1, "co2_kg_per_order": -1, "split_rate": -1, "fill_rate": 1, "lost_units": -1,
-    "lost_sales_rate": -1, "stockout_days": -1, "utilisation_mean": 0, "utilisation_max": 0, "returns_restocked": 1,
+    "cost_per_order": -1,
+    "shipping_per_order": -1,
+    "handling_per_order": -1,
+    "transfer_per_order": -1,
+    "delivery_days_mean": -1,
+    "delivery_days_p50": -1,
+    "delivery_days_p90": -1,
+    "delivery_days_p95": -1,
+    "on_time_rate": 1,
+    "co2_kg_per_order": -1,
+    "split_rate": -1,
+    "fill_rate": 1,
+    "lost_units": -1,
+    "lost_sales_rate": -1,
+    "stockout_days": -1,
+    "utilisation_mean": 0,
+    "utilisation_max": 0,
+    "returns_restocked": 1,
     "orders": 0,
 }
 
 
 def kpis(
-    orders: pl.DataFrame, shipments: pl.DataFrame, daily: pl.DataFrame, returns: pl.DataFrame,
-    warmup_days: float, horizon_days: float,
+    orders: pl.DataFrame,
+    shipments: pl.DataFrame,
+    daily: pl.DataFrame,
+    returns: pl.DataFrame,
+    warmup_days: float,
+    horizon_days: float,
 ) -> dict[str, float]:
     """The KPI row of one run."""
     start, end = warmup_days * HOURS_PER_DAY, horizon_days * HOURS_PER_DAY
@@ -48,7 +81,9 @@ def kpis(
     allocated = float(o["units_allocated"].sum())
     days = per_order["days"]
     d = daily.filter((pl.col("day") >= int(warmup_days)) & (pl.col("day") < int(horizon_days)))
-    util = d.group_by("location").agg((pl.col("picked_units").sum() / pl.col("capacity_units").sum()).alias("u"))
+    util = d.group_by("location").agg(
+        (pl.col("picked_units").sum() / pl.col("capacity_units").sum()).alias("u")
+    )
     r = returns.filter(pl.col("returned_at") >= start) if returns.height else returns
 
     def q(p: float) -> float:
@@ -57,7 +92,12 @@ def kpis(
 
     return {
         "orders": float(n_orders),
-        "cost_per_order": float(o["shipping_cost"].sum() + o["handling_cost"].sum() + o["transfer_cost"].sum()) / n_shipped,
+        "cost_per_order": float(
+            float(o["shipping_cost"].sum())
+            + float(o["handling_cost"].sum())
+            + float(o["transfer_cost"].sum())
+        )
+        / n_shipped,
         "shipping_per_order": float(o["shipping_cost"].sum()) / n_shipped,
         "handling_per_order": float(o["handling_cost"].sum()) / n_shipped,
         "transfer_per_order": float(o["transfer_cost"].sum()) / n_shipped,

@@ -109,8 +109,15 @@ class Simulation:
     """One (scenario, strategy, replication) run."""
 
     def __init__(
-        self, world: World, run: StrategyRun, replication: int, *, knobs: Knobs | None = None,
-        record_events: bool = True, explain_every: int = 500, progress: Callable[[float], None] | None = None,
+        self,
+        world: World,
+        run: StrategyRun,
+        replication: int,
+        *,
+        knobs: Knobs | None = None,
+        record_events: bool = True,
+        explain_every: int = 500,
+        progress: Callable[[float], None] | None = None,
     ) -> None:
         self.world, self.run_spec, self.replication = world, run, replication
         self.knobs = knobs or Knobs()
@@ -144,7 +151,9 @@ class Simulation:
             np.ceil(rate * rp.order_up_to_days_of_cover).astype(np.int64),
         )
         self.backorders: deque[tuple[int, float, list[tuple[int, int, int]], int]] = deque()
-        self.u_lead = stream(sc.seed, replication, "leadtime").random((int(sc.horizon_days + DRAIN_DAYS) + 2, n_loc))
+        self.u_lead = stream(sc.seed, replication, "leadtime").random(
+            (int(sc.horizon_days + DRAIN_DAYS) + 2, n_loc)
+        )
         self.walkin_rng = stream(sc.seed, replication, "walkin")
         self.services = {s.name: s for s in world.carriers.services}
         self.events_processed = 0
@@ -163,6 +172,10 @@ class Simulation:
         end = (self.sc.horizon_days + DRAIN_DAYS) * HOURS_PER_DAY
         self.env.run(until=end)
         return self.records
+
+    def _at(self, delay: float, action: Callable[..., Any], *args: Any) -> None:
+        """Call ``action(*args)`` after ``delay`` hours: a raw timeout callback, no process per item."""
+        self.env.timeout(delay).callbacks.append(lambda _event: action(*args))
 
     def _event(self, t: float, kind: str, ref: str, loc: str, qty: int) -> None:
         if self.record_events:
@@ -187,10 +200,16 @@ class Simulation:
         d, net = self.demand, self.network
         pickup = int(d.pickup[k])
         return Order(
-            ref, self.world.market_names[int(d.market[k])], d.channels[int(d.channel[k])], float(d.t[k]),
-            float(d.lat[k]), float(d.lon[k]),
+            ref,
+            self.world.market_names[int(d.market[k])],
+            d.channels[int(d.channel[k])],
+            float(d.t[k]),
+            float(d.lat[k]),
+            float(d.lon[k]),
             tuple(OrderLine(str(li), net.skus[s].id, q) for li, s, q in lines),
-            d.fulfilment[k], net.locations[pickup].id if pickup >= 0 else None, self.sc.demand.max_delivery_days,
+            d.fulfilment[k],
+            net.locations[pickup].id if pickup >= 0 else None,
+            self.sc.demand.max_delivery_days,
         )
 
     def _place(self, k: int) -> None:
@@ -210,7 +229,9 @@ class Simulation:
             self.records.explanations.append((ref, decision.explanation.as_text()))
         self._after_decision(k, ref, lines, decision, attempt)
 
-    def _after_decision(self, k: int, ref: str, lines: list[tuple[int, int, int]], dec: Decision, attempt: int) -> None:
+    def _after_decision(
+        self, k: int, ref: str, lines: list[tuple[int, int, int]], dec: Decision, attempt: int
+    ) -> None:
         now, net = self.env.now, self.network
         by_line = {str(li): (li, s) for li, s, _ in lines}
         for src in {t.from_location for t in dec.transfers}:  # transfer sources ship to the primary now
@@ -218,11 +239,19 @@ class Simulation:
         ready = max((t.arrive_at for t in dec.transfers), default=now)
         for n_ship, s in enumerate(dec.shipments):
             job = PickJob(
-                ref, k, net.loc_index[s.location], s.units, s.service, s.promised_at, now, n_ship,
-                [(by_line[ln.line_id][0], by_line[ln.line_id][1], ln.qty) for ln in s.lines], s.distance_km,
+                ref,
+                k,
+                net.loc_index[s.location],
+                s.units,
+                s.service,
+                s.promised_at,
+                now,
+                n_ship,
+                [(by_line[ln.line_id][0], by_line[ln.line_id][1], ln.qty) for ln in s.lines],
+                s.distance_km,
             )
             if ready > now and dec.transfers:
-                self.env.timeout(ready - now).callbacks.append(lambda _e, j=job: self.queues[j.loc].append(j))
+                self._at(ready - now, self.queues[job.loc].append, job)
             else:
                 self.queues[job.loc].append(job)
             self._event(now, "sourced", ref, s.location, s.units)
@@ -239,13 +268,29 @@ class Simulation:
             self._event(now, "backordered", ref, "", sum(q for _, _, q in backordered))
         if lost:
             self._event(now, "lost", ref, "", lost)
-        self.records.orders.append((
-            ref, k, float(self.demand.t[k]), now, attempt, self.world.market_names[int(self.demand.market[k])],
-            self.demand.channels[int(self.demand.channel[k])], self.demand.fulfilment[k].value, len(lines),
-            sum(q for _, _, q in lines), dec.units_allocated, lost, sum(q for _, _, q in backordered),
-            len(dec.shipments), sum(s.shipping_cost for s in dec.shipments), sum(s.handling_cost for s in dec.shipments),
-            sum(t.cost for t in dec.transfers), dec.co2_kg, dec.promised_at if dec.shipments else math.nan,
-        ))
+        self.records.orders.append(
+            (
+                ref,
+                k,
+                float(self.demand.t[k]),
+                now,
+                attempt,
+                self.world.market_names[int(self.demand.market[k])],
+                self.demand.channels[int(self.demand.channel[k])],
+                self.demand.fulfilment[k].value,
+                len(lines),
+                sum(q for _, _, q in lines),
+                dec.units_allocated,
+                lost,
+                sum(q for _, _, q in backordered),
+                len(dec.shipments),
+                sum(s.shipping_cost for s in dec.shipments),
+                sum(s.handling_cost for s in dec.shipments),
+                sum(t.cost for t in dec.transfers),
+                dec.co2_kg,
+                dec.promised_at if dec.shipments else math.nan,
+            )
+        )
 
     # -------------------------------------------------------------- picking
     def _picking(self) -> Any:
@@ -277,12 +322,26 @@ class Simulation:
                 km = job.km
                 u = self.demand.u_transit[job.order, min(job.shipment_no, MAX_SHIPMENT_DRAWS - 1)]
                 t = service.transit
-                days = float(triangular_ppf(u, t.min_days, t.mode_days, t.max_days)) + t.extra_days_per_1000_km * km / 1000
+                days = (
+                    float(triangular_ppf(u, t.min_days, t.mode_days, t.max_days))
+                    + t.extra_days_per_1000_km * km / 1000
+                )
                 delivered = shipped_at + days * HOURS_PER_DAY
-            self.records.shipments.append((
-                job.ref, job.order, location.id, location.kind.value, job.service, job.units, job.decided_at, now,
-                shipped_at, job.promised_at, delivered,
-            ))
+            self.records.shipments.append(
+                (
+                    job.ref,
+                    job.order,
+                    location.id,
+                    location.kind.value,
+                    job.service,
+                    job.units,
+                    job.decided_at,
+                    now,
+                    shipped_at,
+                    job.promised_at,
+                    delivered,
+                )
+            )
             self._event(now, "picked", job.ref, location.id, job.units)
             self._event(delivered, "delivered", job.ref, location.id, job.units)
             self._schedule_returns(job, delivered, location.id)
@@ -295,13 +354,13 @@ class Simulation:
         for li, s, qty in job.lines:
             if d.u_return[li] >= self.world.return_rate[s]:
                 continue
-            delay = float(triangular_ppf(d.u_return_delay[li], rs.delay_days.min, rs.delay_days.mode, rs.delay_days.max))
+            delay = float(
+                triangular_ppf(d.u_return_delay[li], rs.delay_days.min, rs.delay_days.mode, rs.delay_days.max)
+            )
             at = delivered + delay * HOURS_PER_DAY
             if at >= (self.sc.horizon_days + DRAIN_DAYS) * HOURS_PER_DAY:
                 continue
-            self.env.timeout(at - self.env.now).callbacks.append(
-                lambda _e, j=job, li=li, s=s, q=qty, dl=delay, src=shipped_from: self._return(j, li, s, q, dl, src)
-            )
+            self._at(at - self.env.now, self._return, job, li, s, qty, delay, shipped_from)
 
     def _return(self, job: PickJob, li: int, s: int, qty: int, delay: float, shipped_from: str) -> None:
         d, net = self.demand, self.network
@@ -311,18 +370,38 @@ class Simulation:
         grade = names[min(int(np.searchsorted(cum / cum[-1], d.u_grade[li], side="right")), len(names) - 1)]
         sku = net.skus[s]
         request = ReturnRequest(
-            job.ref, str(li), sku.id, qty, ReturnReason.DEFECTIVE if grade == "D" else ReturnReason.CHANGED_MIND,
-            Grade(grade), float(d.lat[job.order]), float(d.lon[job.order]),
-            self.world.market_names[int(d.market[job.order])], d.channels[int(d.channel[job.order])], sku.price,
-            delay, shipped_from,
+            job.ref,
+            str(li),
+            sku.id,
+            qty,
+            ReturnReason.DEFECTIVE if grade == "D" else ReturnReason.CHANGED_MIND,
+            Grade(grade),
+            float(d.lat[job.order]),
+            float(d.lon[job.order]),
+            self.world.market_names[int(d.market[job.order])],
+            d.channels[int(d.channel[job.order])],
+            sku.price,
+            delay,
+            shipped_from,
         )
         decision = self.returns_engine.process(request, self.ledger, self.env.now, explain=False)
         self.units_restocked += decision.restocked_qty
         self.events_processed += 1
-        self.records.returns.append((
-            job.ref, li, sku.id, qty, self.env.now, decision.location or "", decision.disposition.value if decision.disposition else "",
-            decision.refund, decision.fee, decision.restocked_qty, decision.rejected or "",
-        ))
+        self.records.returns.append(
+            (
+                job.ref,
+                li,
+                sku.id,
+                qty,
+                self.env.now,
+                decision.location or "",
+                decision.disposition.value if decision.disposition else "",
+                decision.refund,
+                decision.fee,
+                decision.restocked_qty,
+                decision.rejected or "",
+            )
+        )
         self._event(self.env.now, "returned", job.ref, decision.location or "", qty)
 
     # ---------------------------------------------------------------- daily
@@ -348,10 +427,19 @@ class Simulation:
         on_hand = led.on_hand.sum(axis=0)
         for loc, location in enumerate(self.network.locations):
             backlog = sum(j.units for j in self.queues[loc])
-            self.records.daily.append((
-                day, location.id, location.kind.value, int(on_hand[loc]), int(stockouts[loc]), backlog,
-                float(self.picked_today[loc]), self.cap_per_hour[loc] * max(1, self.sc.operations.shift_end_hour - self.sc.operations.shift_start_hour),
-            ))
+            self.records.daily.append(
+                (
+                    day,
+                    location.id,
+                    location.kind.value,
+                    int(on_hand[loc]),
+                    int(stockouts[loc]),
+                    backlog,
+                    float(self.picked_today[loc]),
+                    self.cap_per_hour[loc]
+                    * max(1, self.sc.operations.shift_end_hour - self.sc.operations.shift_start_hour),
+                )
+            )
         self.picked_today[:] = 0
 
     def _replenish(self, day: int) -> None:
@@ -385,7 +473,7 @@ class Simulation:
             led.add_inbound_many(ref, int(loc), skus, qty, now + lead * HOURS_PER_DAY, now)
             self.pipeline[skus, loc] += qty
             self._event(now, "replenishment_ordered", ref, locs[loc].id, int(qty.sum()))
-            self.env.timeout(lead * HOURS_PER_DAY).callbacks.append(lambda _e, r=ref, lc=int(loc): self._receive(r, lc))
+            self._at(lead * HOURS_PER_DAY, self._receive, ref, int(loc))
 
     def _receive(self, ref: str, loc: int) -> None:
         batch = self.ledger.receive_inbound_many(ref, self.env.now)
@@ -426,11 +514,29 @@ class Simulation:
             ref = f"O{k}-b{attempt}"
             if now - since > limit:
                 self._event(now, "cancelled", ref, "", sum(q for _, _, q in lines))
-                self.records.orders.append((
-                    ref, k, float(self.demand.t[k]), now, attempt, self.world.market_names[int(self.demand.market[k])],
-                    self.demand.channels[int(self.demand.channel[k])], self.demand.fulfilment[k].value, len(lines),
-                    0, 0, sum(q for _, _, q in lines), 0, 0, 0.0, 0.0, 0.0, 0.0, math.nan,
-                ))
+                self.records.orders.append(
+                    (
+                        ref,
+                        k,
+                        float(self.demand.t[k]),
+                        now,
+                        attempt,
+                        self.world.market_names[int(self.demand.market[k])],
+                        self.demand.channels[int(self.demand.channel[k])],
+                        self.demand.fulfilment[k].value,
+                        len(lines),
+                        0,
+                        0,
+                        sum(q for _, _, q in lines),
+                        0,
+                        0,
+                        0.0,
+                        0.0,
+                        0.0,
+                        0.0,
+                        math.nan,
+                    )
+                )
                 continue
             self._source(k, ref, lines, attempt)
             # a retry that still misses stock re-queues itself with the original wait start
@@ -459,7 +565,9 @@ def _apply_network_knobs(world: World, knobs: Knobs) -> Any:
         from dom_core.model import Capability
 
         locations = tuple(
-            replace(loc, capabilities=loc.capabilities - {Capability.SHIP_TO_HOME}) if i in set(stores) - keep else loc
+            replace(loc, capabilities=loc.capabilities - {Capability.SHIP_TO_HOME})
+            if i in set(stores) - keep
+            else loc
             for i, loc in enumerate(locations)
         )
     return Network(locations, net.skus, models)

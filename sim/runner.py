@@ -36,19 +36,38 @@ class RunResult:
 
 
 def run_one(
-    world: World, run: StrategyRun, replication: int, knobs: Knobs | None = None, *,
-    record_events: bool = True, progress: Callable[[float], None] | None = None,
+    world: World,
+    run: StrategyRun,
+    replication: int,
+    knobs: Knobs | None = None,
+    *,
+    record_events: bool = True,
+    progress: Callable[[float], None] | None = None,
 ) -> RunResult:
     """Simulate one strategy on one replication and compute its KPIs."""
     started = time.perf_counter()
-    simulation = Simulation(world, run, replication, knobs=knobs, record_events=record_events, progress=progress)
+    simulation = Simulation(
+        world, run, replication, knobs=knobs, record_events=record_events, progress=progress
+    )
     records = simulation.run()
     keys = {"strategy": run.name, "replication": replication}
     tables = {name: records.table(name, **keys) for name in TABLES}
     sc = world.scenario
-    row = kpis(tables["orders"], tables["shipments"], tables["daily"], tables["returns"], sc.warmup_days, sc.horizon_days)
+    row = kpis(
+        tables["orders"],
+        tables["shipments"],
+        tables["daily"],
+        tables["returns"],
+        sc.warmup_days,
+        sc.horizon_days,
+    )
     return RunResult(
-        run.name, replication, tables, row, time.perf_counter() - started, len(simulation.demand),
+        run.name,
+        replication,
+        tables,
+        row,
+        time.perf_counter() - started,
+        len(simulation.demand),
         simulation.env.steps,
     )
 
@@ -57,11 +76,13 @@ _WORLD: World | None = None
 
 
 def _worker_run(scenario_json: str, run_json: str, replication: int, knobs_json: str) -> RunResult:
-    global _WORLD  # one world per worker process, built once (deterministic from the scenario)
+    global _WORLD  # noqa: PLW0603 -- one world per worker process, built once (deterministic from the scenario)
     scenario = Scenario.model_validate_json(scenario_json)
     if _WORLD is None or _WORLD.scenario != scenario:
         _WORLD = build_world(scenario)
-    return run_one(_WORLD, StrategyRun.model_validate_json(run_json), replication, Knobs(**json.loads(knobs_json)))
+    return run_one(
+        _WORLD, StrategyRun.model_validate_json(run_json), replication, Knobs(**json.loads(knobs_json))
+    )
 
 
 @dataclass
@@ -80,22 +101,31 @@ class ExperimentResult:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         for name in TABLES:
-            pl.concat([r.tables[name] for r in self.runs], how="vertical").write_parquet(out / f"{name}.parquet")
+            pl.concat([r.tables[name] for r in self.runs], how="vertical").write_parquet(
+                out / f"{name}.parquet"
+            )
         self.kpi_table.write_parquet(out / "kpis.parquet")
         self.comparison.write_parquet(out / "comparison.parquet")
         self.comparison.write_csv(out / "comparison.csv")
         manifest = {
-            "scenario": self.scenario.name, "seed": self.scenario.seed, "baseline": self.scenario.baseline,
+            "scenario": self.scenario.name,
+            "seed": self.scenario.seed,
+            "baseline": self.scenario.baseline,
             "strategies": [r.name for r in self.scenario.experiment.runs()],
-            "replications": self.scenario.experiment.replications, "seconds": round(self.seconds, 2),
-            "knobs": asdict(self.knobs), "scenario_spec": json.loads(self.scenario.model_dump_json()),
+            "replications": self.scenario.experiment.replications,
+            "seconds": round(self.seconds, 2),
+            "knobs": asdict(self.knobs),
+            "scenario_spec": json.loads(self.scenario.model_dump_json()),
         }
         (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         return out
 
 
 def run_experiment(
-    scenario: Scenario, knobs: Knobs | None = None, *, workers: int | None = None,
+    scenario: Scenario,
+    knobs: Knobs | None = None,
+    *,
+    workers: int | None = None,
     on_done: Callable[[RunResult, int, int], None] | None = None,
 ) -> ExperimentResult:
     """Every strategy x replication (common random numbers per replication), in parallel processes."""
@@ -115,14 +145,18 @@ def run_experiment(
     else:
         args = (scenario.model_dump_json(), json.dumps(asdict(knobs)))
         with ProcessPoolExecutor(max_workers=n_workers) as pool:
-            futures = [pool.submit(_worker_run, args[0], run.model_dump_json(), rep, args[1]) for run, rep in tasks]
+            futures = [
+                pool.submit(_worker_run, args[0], run.model_dump_json(), rep, args[1]) for run, rep in tasks
+            ]
             for fut in as_completed(futures):
                 results.append(fut.result())
                 if on_done:
                     on_done(results[-1], len(results), len(tasks))
     order = {(r.name, rep): i for i, (r, rep) in enumerate(tasks)}
     results.sort(key=lambda r: order[(r.strategy, r.replication)])
-    kpi_table = pl.DataFrame([{"strategy": r.strategy, "replication": r.replication, **r.kpis} for r in results])
+    kpi_table = pl.DataFrame(
+        [{"strategy": r.strategy, "replication": r.replication, **r.kpis} for r in results]
+    )
     comparison = compare(kpi_table, scenario.baseline, [r.name for r in runs])
     return ExperimentResult(scenario, results, kpi_table, comparison, time.perf_counter() - started, knobs)
 
@@ -143,16 +177,27 @@ def _ci(values: list[float]) -> tuple[float, float]:
 def compare(kpi_table: pl.DataFrame, baseline: str, strategies: list[str]) -> pl.DataFrame:
     """Per strategy and KPI: mean with 95% CI, and the paired difference vs the baseline with its 95% CI."""
     rows = []
-    base = {r["replication"]: r for r in kpi_table.filter(pl.col("strategy") == baseline).iter_rows(named=True)}
+    base = {
+        r["replication"]: r for r in kpi_table.filter(pl.col("strategy") == baseline).iter_rows(named=True)
+    }
     for name in strategies:
-        mine = {r["replication"]: r for r in kpi_table.filter(pl.col("strategy") == name).iter_rows(named=True)}
+        mine = {
+            r["replication"]: r for r in kpi_table.filter(pl.col("strategy") == name).iter_rows(named=True)
+        }
         for kpi in KPI_NAMES:
             mean, half = _ci([r[kpi] for r in mine.values()])
             diffs = [mine[k][kpi] - base[k][kpi] for k in mine if k in base]
             dmean, dhalf = _ci(diffs)
-            rows.append({
-                "strategy": name, "kpi": kpi, "mean": mean, "ci95": half, "diff_vs_baseline": dmean,
-                "diff_ci95": dhalf, "significant": bool(not math.isnan(dhalf) and abs(dmean) > dhalf),
-                "baseline": baseline,
-            })
+            rows.append(
+                {
+                    "strategy": name,
+                    "kpi": kpi,
+                    "mean": mean,
+                    "ci95": half,
+                    "diff_vs_baseline": dmean,
+                    "diff_ci95": dhalf,
+                    "significant": bool(not math.isnan(dhalf) and abs(dmean) > dhalf),
+                    "baseline": baseline,
+                }
+            )
     return pl.DataFrame(rows)

@@ -49,7 +49,13 @@ class CatalogueGen(_Spec):
 
     skus: int = Field(default=500, ge=1)
     categories: dict[str, float] = Field(
-        default_factory=lambda: {"apparel": 0.4, "footwear": 0.15, "home": 0.2, "electronics": 0.1, "beauty": 0.15}
+        default_factory=lambda: {
+            "apparel": 0.4,
+            "footwear": 0.15,
+            "home": 0.2,
+            "electronics": 0.1,
+            "beauty": 0.15,
+        }
     )
     zipf_exponent: float = Field(default=1.0, ge=0)
     digital_share: float = Field(default=0.0, ge=0, le=1)
@@ -60,7 +66,9 @@ class StockGen(_Spec):
 
     dc_days_of_cover: float = Field(default=25, ge=0)
     store_days_of_cover: float = Field(default=12, ge=0)
-    store_assortment: float = Field(default=0.4, gt=0, le=1, description="share of SKUs (most popular first) stores carry")
+    store_assortment: float = Field(
+        default=0.4, gt=0, le=1, description="share of SKUs (most popular first) stores carry"
+    )
     safety_stock: int = Field(default=0, ge=0)
 
 
@@ -80,9 +88,40 @@ class Promotion(_Spec):
     multiplier: float = Field(gt=0)
 
 
-DEFAULT_HOURS = [0.3, 0.2, 0.1, 0.1, 0.1, 0.2, 0.5, 0.9, 1.2, 1.4, 1.5, 1.5, 1.6, 1.5, 1.4, 1.4, 1.4, 1.5,
-                 1.6, 1.8, 2.0, 1.9, 1.3, 0.7]
+DEFAULT_HOURS = [
+    0.3,
+    0.2,
+    0.1,
+    0.1,
+    0.1,
+    0.2,
+    0.5,
+    0.9,
+    1.2,
+    1.4,
+    1.5,
+    1.5,
+    1.6,
+    1.5,
+    1.4,
+    1.4,
+    1.4,
+    1.5,
+    1.6,
+    1.8,
+    2.0,
+    1.9,
+    1.3,
+    0.7,
+]
 DEFAULT_WEEKDAYS = [1.05, 1.0, 0.98, 0.97, 0.95, 0.9, 1.15]
+
+
+FulfilmentName = Literal["home_delivery", "pickup_in_store", "ship_to_store", "ship_from_store"]
+
+
+def _default_mix() -> dict[FulfilmentName, float]:
+    return {"home_delivery": 0.82, "pickup_in_store": 0.1, "ship_to_store": 0.08}
 
 
 class DemandSpec(_Spec):
@@ -90,16 +129,18 @@ class DemandSpec(_Spec):
 
     orders_per_day: float = Field(gt=0)
     channels: dict[str, float] = Field(default_factory=lambda: {"web": 0.75, "app": 0.25})
-    hour_profile: list[float] = Field(default_factory=lambda: list(DEFAULT_HOURS), min_length=24, max_length=24)
-    weekday_profile: list[float] = Field(default_factory=lambda: list(DEFAULT_WEEKDAYS), min_length=7, max_length=7)
+    hour_profile: list[float] = Field(
+        default_factory=lambda: list(DEFAULT_HOURS), min_length=24, max_length=24
+    )
+    weekday_profile: list[float] = Field(
+        default_factory=lambda: list(DEFAULT_WEEKDAYS), min_length=7, max_length=7
+    )
     trend_per_day: float = 0.0
     promotions: list[Promotion] = Field(default_factory=list)
     mean_lines: float = Field(default=1.8, ge=1)
     max_lines: int = Field(default=5, ge=1)
     mean_qty: float = Field(default=1.2, ge=1)
-    fulfilment_mix: dict[Literal["home_delivery", "pickup_in_store", "ship_to_store", "ship_from_store"], float] = Field(
-        default_factory=lambda: {"home_delivery": 0.82, "pickup_in_store": 0.1, "ship_to_store": 0.08}
-    )
+    fulfilment_mix: dict[FulfilmentName, float] = Field(default_factory=_default_mix)
     walk_in_units_per_store_day: float = Field(default=60, ge=0)
     max_delivery_days: float | None = Field(default=None, gt=0)
 
@@ -143,7 +184,13 @@ class ReturnsSpec(_Spec):
     """Return rates, delays, condition grades and the return-location policy."""
 
     rate_by_category: dict[str, float] = Field(
-        default_factory=lambda: {"apparel": 0.25, "footwear": 0.2, "home": 0.08, "electronics": 0.07, "beauty": 0.04}
+        default_factory=lambda: {
+            "apparel": 0.25,
+            "footwear": 0.2,
+            "home": 0.08,
+            "electronics": 0.07,
+            "beauty": 0.04,
+        }
     )
     default_rate: float = Field(default=0.1, ge=0, le=1)
     delay_days: Triangular = Field(default_factory=lambda: Triangular(min=2, mode=6, max=25))

