@@ -17,7 +17,7 @@ from dom_core.errors import DomError
 
 app = typer.Typer(add_completion=False, help="DOM workbench: test and compare order sourcing rules.")
 console = Console(width=160)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 SHOWN = (
     ("cost_per_order", "cost/order", 2),
