@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dom_core.carriers import Objective
+from dom_core.model import FulfilmentType
 from dom_core.quoting import quote_many
 from dom_core.strategies.base import Plan, SourcingContext, register
 
@@ -49,6 +50,8 @@ def candidate_scores(
     if w_balance:
         cover = np.vstack([ctx.ledger.days_of_cover(s, ctx.cand) for s in ctx.row_sku])
         score = score + w_balance * items * (1.0 / (1.0 + cover)).mean(axis=0)
+    if ctx.order.fulfilment in (FulfilmentType.PICKUP_IN_STORE, FulfilmentType.SHIP_TO_STORE):
+        return score  # picked up or moved by the store transfer: no parcel service needs to accept it
     result: F = np.where(q.service < 0, np.inf, score)
     return result
 
