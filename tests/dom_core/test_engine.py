@@ -268,6 +268,15 @@ def test_parcel_no_carrier_accepts_stays_unfulfilled_without_reservation() -> No
     assert "carrier" in reason and "S1" in reason
 
 
+@pytest.mark.parametrize("name", available())
+def test_heavy_pickup_needs_no_parcel_service(name: str) -> None:
+    net = make_network()
+    ledger = stocked(net, {("S1", "H"): 2})
+    bopis = order(("H", 2), fulfilment=FulfilmentType.PICKUP_IN_STORE, pickup="S1")
+    d = engine(net, name, carriers=LIGHT).decide(bopis, ledger)
+    assert shipped(d) == {"S1": {"H": 2}} and services(d) == {"S1": "pickup"} and d.unfulfilled == ()
+
+
 def test_ship_from_primary_parcel_no_carrier_accepts_drops_its_transfers() -> None:
     net = make_network()
     ledger = stocked(net, {("DC1", "H"): 1, ("S1", "H"): 1})

@@ -197,6 +197,13 @@ def test_ranked_in_market_puts_foreign_locations_last() -> None:
     assert shipped(d) == {"DC1": {"A": 1}, "S1": {"A": 2}}
 
 
+def test_ranked_honours_the_cutoff() -> None:
+    # a cutoff of 1 keeps only the top-ranked location (S1 covers 5 of 6)
+    _, d = decide("ranked", order(("A", 6)), cutoff=1)
+    assert shipped(d) == {"S1": {"A": 5}}
+    assert missing(d) == [("1", "A", 1, "not enough ATP at the locations considered")]
+
+
 def test_ranked_honours_max_shipments() -> None:
     _, d = decide("ranked", order(("A", 6)), max_shipments=1)
     assert shipped(d) == {"S1": {"A": 5}}
