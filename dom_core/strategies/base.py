@@ -76,18 +76,21 @@ class SourcingContext:
         keys = positions.tolist() if isinstance(positions, np.ndarray) else positions
         return dict(zip(keys, cols, strict=True))
 
+    def row_need(self) -> npt.NDArray[np.int64]:
+        """Units the order needs of each SKU row (lines of one SKU added up)."""
+        need = [0] * self.atp.shape[0]
+        for r, qty in zip(self.line_row, self.line_qty, strict=True):  # np.add.at costs more on a few lines
+            need[r] += qty
+        return np.array(need, dtype=np.int64)
+
     def covers_order(self) -> npt.NDArray[np.bool_]:
         """For every candidate: can it ship the whole order alone?"""
-        need = np.zeros(self.atp.shape[0], dtype=np.int64)
-        np.add.at(need, self.line_row, self.line_qty)
-        covers: npt.NDArray[np.bool_] = (self.atp >= need[:, None]).all(axis=0)
+        covers: npt.NDArray[np.bool_] = np.all(self.atp >= self.row_need()[:, None], axis=0)
         return covers
 
     def units_coverable(self) -> npt.NDArray[np.int64]:
         """For every candidate: how many of the order's units it could ship."""
-        need = np.zeros(self.atp.shape[0], dtype=np.int64)
-        np.add.at(need, self.line_row, self.line_qty)
-        units: npt.NDArray[np.int64] = np.minimum(self.atp, need[:, None]).sum(axis=0)
+        units: npt.NDArray[np.int64] = np.minimum(self.atp, self.row_need()[:, None]).sum(axis=0)
         return units
 
 
