@@ -22,6 +22,14 @@ from bench_sourcing import build_scenario, fresh_state, replenish
 from dom_core.engine import SourcingEngine
 from dom_core.strategies import available, build_strategy
 
+RANKED_RULES = (  # ranked with other rule lists than the default
+    "ranked:closest",
+    "ranked:priority",
+    "ranked:highest_stock,closest",
+    "ranked:in_market,minimise_splits,closest",
+    "ranked:minimise_splits,highest_stock",
+)
+
 
 def decisions(n_orders: int, seed: int) -> Iterator[str]:
     """One line per decision, for every strategy and both scenario variants."""
@@ -30,9 +38,12 @@ def decisions(n_orders: int, seed: int) -> Iterator[str]:
         "mixed": build_scenario(seed + 1, n_orders, 0, mixed_fulfilment=True, filters=("in_stock",)),
     }
     for variant, sc in variants.items():
-        for name in available():
+        for name in [*available(), *RANKED_RULES]:
             _, ledger = fresh_state(sc)
-            engine = SourcingEngine(ledger.network, strategy=build_strategy(name))
+            spec: str | dict[str, object] = name
+            if name in RANKED_RULES:
+                spec = {"kind": "ranked", "rules": name.split(":")[1].split(",")}
+            engine = SourcingEngine(ledger.network, strategy=build_strategy(spec))
             for k, order in enumerate(sc.orders):
                 if k < 200:
                     yield f"{variant} {name} explain {engine.decide(order, ledger, explain=True)!r}"

@@ -199,6 +199,7 @@ class SourcingEngine:
             return ctx
         dist = None if ctx._dist is None else ctx._dist[keep]
         ctx.cand, ctx.atp, ctx._dist = ctx.cand[keep], ctx.atp[:, keep], dist
+        ctx._dist_some = {}  # keyed by the old positions
         return ctx
 
     def _realise(

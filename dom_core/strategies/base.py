@@ -44,23 +44,28 @@ class SourcingContext:
     cand: IntpArray
     atp: npt.NDArray[np.int64]
     _dist: FloatArray | None = field(default=None, repr=False)
+    _dist_some: dict[int, float] = field(default_factory=dict, repr=False)  # position -> km, while no _dist
 
     @property
     def dist(self) -> FloatArray:
         """Great-circle km from each candidate to the destination (computed on first use)."""
         if self._dist is None:
-            self._dist = self.network.distances_km(self.dest_lat, self.dest_lon)[self.cand]
+            self._dist = self.network.distances_km(self.dest_lat, self.dest_lon).take(self.cand)
         return self._dist
 
     def dist_of(self, positions: Sequence[int]) -> list[float]:
-        """``dist[positions]`` as floats, computing only those candidates unless ``dist`` is already known."""
+        """``dist[positions]`` as floats, computing only those candidates unless ``dist`` is already known.
+
+        Values are equal to ``dist``'s (same rounding and vectorised formula); computed ones are kept.
+        """
         if self._dist is not None:
             return [float(self._dist[j]) for j in positions]
-        if not positions:
-            return []
-        near = self.network.distances_km_to(self.dest_lat, self.dest_lon, self.cand.take(positions))
-        km: list[float] = near.tolist()
-        return km
+        known = self._dist_some
+        missing = [j for j in positions if j not in known]
+        if missing:
+            near = self.network.distances_km_to(self.dest_lat, self.dest_lon, self.cand.take(missing))
+            known.update(zip(missing, near.tolist(), strict=True))
+        return [known[j] for j in positions]
 
     @property
     def n_lines(self) -> int:

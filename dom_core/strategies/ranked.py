@@ -23,18 +23,28 @@ class RankingRule(StrEnum):
     IN_MARKET = "in_market"
 
 
-def _key(rule: RankingRule, ctx: SourcingContext) -> npt.NDArray[np.float64]:
-    n = len(ctx.cand)
+def _key(
+    rule: RankingRule,
+    ctx: SourcingContext,
+    pos: npt.NDArray[np.intp],
+    coverable: npt.NDArray[np.int64] | None,
+) -> npt.NDArray[np.float64]:
+    """The rule's key for the candidates at positions ``pos`` (ascending); ``coverable``: units_coverable()"""
     if rule is RankingRule.CLOSEST:
-        return np.asarray(ctx.dist, dtype=np.float64)
+        if 4 * len(pos) > len(ctx.cand):  # computing all candidates' distances is about as cheap
+            return ctx.dist.take(pos)
+        return np.array(ctx.dist_of(pos.tolist()), dtype=np.float64)
     if rule is RankingRule.PRIORITY:
-        return np.arange(n, dtype=np.float64)
+        return pos.astype(np.float64)
     if rule is RankingRule.HIGHEST_STOCK:
-        return -ctx.atp.sum(axis=0).astype(np.float64)
+        stock: npt.NDArray[np.int64] = ctx.atp.take(pos, axis=1).sum(axis=0)
+        return -stock.astype(np.float64)
     if rule is RankingRule.IN_MARKET:
         market = ctx.order.market
-        return np.array([ctx.network.locations[i].market != market for i in ctx.cand], dtype=np.float64)
-    return -ctx.units_coverable().astype(np.float64)
+        locs = ctx.network.locations
+        return np.array([locs[i].market != market for i in ctx.cand.take(pos)], dtype=np.float64)
+    assert coverable is not None
+    return -coverable.take(pos).astype(np.float64)
 
 
 @register("ranked")
@@ -52,21 +62,33 @@ class Ranked:
 
     def plan(self, ctx: SourcingContext) -> Plan:
         """Lexicographic ranking, then a (greedy-cover) walk."""
-        keys = [_key(rule, ctx) for rule in reversed(self.rules)]
-        order = np.lexsort(keys) if keys else np.arange(len(ctx.cand))
-        k = min(ctx.model.cutoff, len(ctx.cand))
-        ranked = [int(j) for j in order[:k]]
+        n = len(ctx.cand)
+        k = min(ctx.model.cutoff, n)
+        coverable = ctx.units_coverable() if RankingRule.MINIMISE_SPLITS in self.rules else None
+        if self.rules:
+            # Only the first k of the ranking are used: candidates ranking after the k-th by the first rule
+            # alone cannot be among them, so the other rules' keys (distances!) are computed for the rest.
+            first = _key(self.rules[0], ctx, np.arange(n), coverable)
+            pos = np.flatnonzero(first <= np.partition(first, k - 1)[k - 1])
+            keys = [_key(rule, ctx, pos, coverable) for rule in reversed(self.rules[1:])]
+            order = pos.take(np.lexsort([*keys, first.take(pos)]))
+        else:
+            order = np.arange(n)
+        ranked: list[int] = order[:k].tolist()
         names = ", ".join(r.value for r in self.rules)
-        if self.rules and self.rules[0] is RankingRule.MINIMISE_SPLITS:
-            plan = _greedy_cover(ctx, ranked)
+        if coverable is not None and self.rules[0] is RankingRule.MINIMISE_SPLITS:
+            plan = _greedy_cover(ctx, ranked, coverable.tolist())
         else:
             plan = walk(ctx, ranked)
         plan.why = f"ranked by [{names}]"
         return plan
 
 
-def _greedy_cover(ctx: SourcingContext, ranked: list[int]) -> Plan:
-    """Repeatedly ship from the ranked location covering most of the remaining units."""
+def _greedy_cover(ctx: SourcingContext, ranked: list[int], coverable: list[int]) -> Plan:
+    """Repeatedly ship from the ranked location covering most of the remaining units.
+
+    ``coverable[j]``: the units candidate ``j`` can ship of the whole order, i.e. the first round's counts.
+    """
     plan = Plan()
     remaining = list(ctx.line_qty)
     stock = ctx.stock(ranked)
@@ -76,15 +98,7 @@ def _greedy_cover(ctx: SourcingContext, ranked: list[int]) -> Plan:
         for j in ranked:
             if j in plan.picks:
                 continue
-            avail = stock[j]
-            units = 0
-            used: dict[int, int] = {}
-            for i, need in enumerate(remaining):
-                r = ctx.line_row[i]
-                take = min(need, avail[r] - used.get(r, 0))
-                if take > 0:
-                    units += take
-                    used[r] = used.get(r, 0) + take
+            units = _units(ctx, stock[j], remaining) if plan.picks else coverable[j]
             if units > best_units:
                 best, best_units = j, units
         if best < 0:
@@ -101,3 +115,16 @@ def _greedy_cover(ctx: SourcingContext, ranked: list[int]) -> Plan:
     if sum(remaining) and len(plan.picks) >= limit:
         plan.shortfall = f"max_shipments {limit} reached"
     return plan
+
+
+def _units(ctx: SourcingContext, avail: list[int], remaining: list[int]) -> int:
+    """Units of ``remaining`` a candidate holding ``avail`` (per SKU row) can ship."""
+    units = 0
+    used: dict[int, int] = {}
+    for i, need in enumerate(remaining):
+        r = ctx.line_row[i]
+        take = min(need, avail[r] - used.get(r, 0))
+        if take > 0:
+            units += take
+            used[r] = used.get(r, 0) + take
+    return units
