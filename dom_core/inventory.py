@@ -193,6 +193,18 @@ class InventoryLedger:
             self._log(at, MovementKind.ADJUST, loc, s, -taken, ref)
         return taken
 
+    def take_unreserved_many(self, locs: IntArray, skus: IntArray, qtys: IntArray, at: float, ref: str) -> IntArray:
+        """Vectorised ``take_unreserved`` over distinct (location, SKU) pairs; returns the units taken each."""
+        free = np.maximum(self.on_hand[skus, locs] - self.reserved[skus, locs], 0)
+        taken: IntArray = np.minimum(qtys, free)
+        self.on_hand[skus, locs] -= taken
+        self._raw_atp[skus, locs] -= taken
+        if self.record:
+            for loc, s, q in zip(locs.tolist(), skus.tolist(), taken.tolist(), strict=True):
+                if q:
+                    self._log(at, MovementKind.ADJUST, loc, s, -q, ref)
+        return taken
+
     def set_safety_stock(self, loc_id: str, sku_id: str, qty: int, at: float = 0.0) -> None:
         """Set the safety stock held back from ATP at a location."""
         _check_qty(qty, "safety_stock", allow_zero=True)

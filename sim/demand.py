@@ -4,6 +4,7 @@ from named streams so that every strategy faces the identical stream (common ran
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -153,6 +154,10 @@ def triangular_ppf(u: F | float, lo: float, mode: float, hi: float) -> F | float
     if hi <= lo:
         return lo + 0.0 * u
     fc = (mode - lo) / (hi - lo)
+    if isinstance(u, float):  # scalar fast path (the simulation's per-parcel draws)
+        if u < fc:
+            return lo + math.sqrt(u * (hi - lo) * (mode - lo))
+        return hi - math.sqrt((1 - u) * (hi - lo) * (hi - mode))
     u_arr = np.asarray(u, dtype=np.float64)
     left = lo + np.sqrt(u_arr * (hi - lo) * (mode - lo))
     right = hi - np.sqrt((1 - u_arr) * (hi - lo) * (hi - mode))

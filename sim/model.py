@@ -155,6 +155,12 @@ class Simulation:
             (int(sc.horizon_days + DRAIN_DAYS) + 2, n_loc)
         )
         self.walkin_rng = stream(sc.seed, replication, "walkin")
+        pop = world.popularity
+        self.walkin_assortment = [  # (store, SKUs it carries, their sales probabilities)
+            (i, carried, pop[carried] / pop[carried].sum())
+            for i, loc in enumerate(self.network.locations)
+            if loc.is_store and (carried := np.flatnonzero(world.carried[:, i])).size
+        ]
         self.services = {s.name: s for s in world.carriers.services}
         self.events_processed = 0
         self.units_shipped = 0
@@ -484,25 +490,27 @@ class Simulation:
         self._event(self.env.now, "received", ref, self.network.locations[loc].id, units)
 
     def _walk_in(self, day: int) -> None:
+        """Walk-in customers buy unreserved store stock (one draw per store per day, then one ledger call)."""
         rate = self.sc.demand.walk_in_units_per_store_day
-        if rate <= 0:
+        if rate <= 0 or not self.walkin_assortment:
             return
-        stores = [i for i, loc in enumerate(self.network.locations) if loc.is_store]
-        if not stores:
-            return
-        counts = self.walkin_rng.poisson(rate, size=len(stores))
-        now = self.env.now + 12.0
-        pop = self.world.popularity
-        for loc, n in zip(stores, counts, strict=True):
-            if n == 0:
-                continue
-            carried = np.flatnonzero(self.world.carried[:, loc])
-            if not carried.size:
-                continue
-            p = pop[carried] / pop[carried].sum()
-            skus, qty = np.unique(self.walkin_rng.choice(carried, size=int(n), p=p), return_counts=True)
-            for s, q in zip(skus, qty, strict=True):
-                self.units_walkin += self.ledger.take_unreserved(loc, int(s), int(q), now, "walk-in")
+        counts = self.walkin_rng.poisson(rate, size=len(self.walkin_assortment))
+        locs, skus, qtys = [], [], []
+        for (loc, carried, p), n in zip(self.walkin_assortment, counts, strict=True):
+            if n:
+                drawn, qty = np.unique(self.walkin_rng.choice(carried, size=int(n), p=p), return_counts=True)
+                locs.append(np.full(drawn.size, loc, dtype=np.int64))
+                skus.append(drawn)
+                qtys.append(qty)
+        if locs:
+            taken = self.ledger.take_unreserved_many(
+                np.concatenate(locs),
+                np.concatenate(skus),
+                np.concatenate(qtys),
+                self.env.now + 12.0,
+                "walk-in",
+            )
+            self.units_walkin += int(taken.sum())
 
     def _retry_backorders(self, day: int) -> None:
         if not self.backorders:
