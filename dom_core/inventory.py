@@ -193,8 +193,10 @@ class InventoryLedger:
             self._log(at, MovementKind.ADJUST, loc, s, -taken, ref)
         return taken
 
-    def take_unreserved_many(self, locs: IntArray, skus: IntArray, qtys: IntArray, at: float, ref: str) -> IntArray:
-        """Vectorised ``take_unreserved`` over distinct (location, SKU) pairs; returns the units taken each."""
+    def take_unreserved_many(
+        self, locs: IntArray, skus: IntArray, qtys: IntArray, at: float, ref: str
+    ) -> IntArray:
+        """Vectorised ``take_unreserved`` over distinct (location, SKU) pairs; returns units taken."""
         free = np.maximum(self.on_hand[skus, locs] - self.reserved[skus, locs], 0)
         taken: IntArray = np.minimum(qtys, free)
         self.on_hand[skus, locs] -= taken
@@ -223,11 +225,13 @@ class InventoryLedger:
             self._log(0.0, MovementKind.SAFETY, int(loc), int(s), int(qty), "")
 
     def load_balances(self, on_hand: IntArray, safety: IntArray) -> None:
-        """Start from given (SKU x location) on-hand and safety arrays; needs a ledger with no reservations."""
+        """Start from (SKU x location) on-hand and safety arrays; needs a ledger with no reservations."""
         if self.reservations:
             raise DomError("on_hand", "cannot load balances while reservations are held")
         if on_hand.shape != self.on_hand.shape or safety.shape != self.safety.shape:
-            raise DomError("on_hand", f"expected shape {self.on_hand.shape}, got {on_hand.shape}/{safety.shape}")
+            raise DomError(
+                "on_hand", f"expected shape {self.on_hand.shape}, got {on_hand.shape}/{safety.shape}"
+            )
         if (on_hand < 0).any() or (safety < 0).any():
             raise InvalidQuantityError("on_hand", "balances must be >= 0")
         self.on_hand = on_hand.astype(np.int64, copy=True)
@@ -336,11 +340,13 @@ class InventoryLedger:
         return batch
 
     def ship_out_many(self, loc: int, skus: IntArray, qtys: IntArray, at: float, ref: str) -> None:
-        """Remove distinct SKUs' units from location index ``loc`` (a transfer out), all within ATP or none."""
+        """Remove distinct SKUs' units from location ``loc`` (a transfer out): all within ATP, or none."""
         if np.unique(skus).size != skus.size or (qtys <= 0).any():
             raise InvalidQuantityError("qty", "needs distinct SKUs and positive quantities")
         if (qtys > self._raw_atp[skus, loc]).any():
-            raise InsufficientStockError("qty", f"transfer {ref!r} exceeds ATP at {self.network.locations[loc].id}")
+            raise InsufficientStockError(
+                "qty", f"transfer {ref!r} exceeds ATP at {self.network.locations[loc].id}"
+            )
         self.on_hand[skus, loc] -= qtys
         self._raw_atp[skus, loc] -= qtys
         if self.record:
