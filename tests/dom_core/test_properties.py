@@ -30,7 +30,7 @@ from dom_core.strategies.ranked import RankingRule
 from tests.dom_core.conftest import simple_carriers
 
 SETTINGS = settings(
-    deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    deadline=None, max_examples=100, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 SKUS = (Sku("A", 1.0), Sku("B", 0.5), Sku("C", 12.0), Sku("D", 0.0, digital=True))
 PHYSICAL = ("A", "B", "C")
