@@ -18,6 +18,7 @@ import math
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from enum import StrEnum
+from operator import itemgetter
 from typing import Protocol
 
 from dom_core.errors import DomError
@@ -174,15 +175,15 @@ class CarrierService:
 
     def quote(self, now: float, location_cutoff_hour: float, km: float, kg: float, items: int) -> Quote:
         """Cost, ship time, promised delivery (transit quantile) and CO2e for one parcel."""
-        return Quote(self.name, *self._figures(now, location_cutoff_hour, km, kg, items))
+        return Quote(*self._figures(now, location_cutoff_hour, km, kg, items))
 
     def _figures(
         self, now: float, location_cutoff_hour: float, km: float, kg: float, items: int
-    ) -> tuple[float, float, float, float]:
-        """A quote's (cost, ship_at, promised_at, co2_kg), without building the Quote."""
+    ) -> tuple[str, float, float, float, float]:
+        """A quote's fields (service, cost, ship_at, promised_at, co2_kg), without building the Quote."""
         ship_at = self.ship_time(now, location_cutoff_hour)
         promised = ship_at + self.transit.quantile(self.promise_quantile, km) * HOURS_PER_DAY
-        return self.rate_card.price(km, kg, items), ship_at, promised, self.co2_kg(km, kg)
+        return self.name, self.rate_card.price(km, kg, items), ship_at, promised, self.co2_kg(km, kg)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,11 +222,11 @@ class CarrierCatalog:
         deadline: float | None = None,
     ) -> Quote | None:
         """The best quote by ``objective``; with a deadline, only services meeting it (if any do)."""
-        # (service name, cost, ship_at, promised_at, co2_kg): only the winner becomes a Quote (hot path)
+        # quote fields (service, cost, ship_at, promised_at, co2_kg) as tuples: only the best becomes a Quote
         quotes = [
-            (s.name, *s._figures(now, location_cutoff_hour, km, kg, items))
+            s._figures(now, location_cutoff_hour, km, kg, items)
             for s in self._parcel
-            if s.serves(km, kg)
+            if km <= s.max_km and kg <= s.max_kg  # s.serves(km, kg)
         ]
         if not quotes:
             return None
@@ -235,13 +236,17 @@ class CarrierCatalog:
                 quotes = meeting
             else:  # nobody meets the promise: the fastest comes closest
                 objective = Objective.FASTEST
-        if objective is Objective.CHEAPEST:
-            best = min(quotes, key=lambda q: (q[1], q[3], q[0]))
-        elif objective is Objective.FASTEST:
-            best = min(quotes, key=lambda q: (q[3], q[1], q[0]))
-        else:
-            best = min(quotes, key=lambda q: (q[4], q[1], q[0]))
+        best = quotes[0] if len(quotes) == 1 else min(quotes, key=_SELECTION_KEY[objective])
         return Quote(*best)
+
+
+# Selection keys of CarrierCatalog.choose on quote field tuples: (cost, promised_at, service) for
+# cheapest, (promised_at, cost, service) for fastest, (co2_kg, cost, service) for greenest.
+_SELECTION_KEY = {
+    Objective.CHEAPEST: itemgetter(1, 3, 0),
+    Objective.FASTEST: itemgetter(3, 1, 0),
+    Objective.GREENEST: itemgetter(4, 1, 0),
+}
 
 
 # Zone limits in km (great-circle), loosely the USPS zone distances (zone 1-2 up to 150 miles, ...).
