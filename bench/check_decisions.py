@@ -67,14 +67,26 @@ def main() -> None:
         args.save.write_text("\n".join(lines) + "\n", encoding="utf-8")
         print(f"{len(lines)} decisions saved to {args.save}, sha256 {digest}")
         return
-    before = args.compare.read_text(encoding="utf-8").splitlines()
-    diffs = [k for k, (a, b) in enumerate(zip(before, lines, strict=False)) if a != b]
-    if len(before) != len(lines) or diffs:
-        print(f"MISMATCH: {len(before)} vs {len(lines)} lines, {len(diffs)} differ")
-        for k in diffs[:5]:
-            print(f"- {before[k][:400]}\n+ {lines[k][:400]}")
+    before, after = _by_run(args.compare.read_text(encoding="utf-8").splitlines()), _by_run(lines)
+    for run in sorted(before.keys() ^ after.keys()):  # a strategy registered or removed meanwhile
+        print(f"skipped {' '.join(run)}: only {'before' if run in before else 'now'}")
+    common = [run for run in before if run in after]
+    diffs = [(a, b) for run in common for a, b in zip(before[run], after[run], strict=False) if a != b]
+    if diffs or any(len(before[run]) != len(after[run]) for run in common):
+        print(f"MISMATCH: {len(diffs)} decisions differ")
+        for a, b in diffs[:5]:
+            print(f"- {a[:400]}\n+ {b[:400]}")
         sys.exit(1)
-    print(f"{len(lines)} decisions identical, sha256 {digest}")
+    print(f"{sum(len(after[run]) for run in common)} decisions identical in {len(common)} runs")
+
+
+def _by_run(lines: list[str]) -> dict[tuple[str, str], list[str]]:
+    """Lines grouped by (scenario variant, strategy)."""
+    runs: dict[tuple[str, str], list[str]] = {}
+    for line in lines:
+        variant, name, _ = line.split(" ", 2)
+        runs.setdefault((variant, name), []).append(line)
+    return runs
 
 
 if __name__ == "__main__":
