@@ -47,22 +47,21 @@ def results_picker(root: Path) -> str | None:
 
 def run_panel(root: Path) -> None:
     """Scenario, strategies and knobs; the Run button runs the experiment and opens its results."""
-    from dashboard import runs  # drawn after the results, so the charts need not wait for these imports
+    from dashboard import runs  # only imported once the panel is opened
 
-    st.sidebar.header("Run a scenario")
     files = runs.scenario_files(scenarios_dir())
     if not files:
-        st.sidebar.info(f"No scenario files (*.yaml) in {scenarios_dir()}.")
+        st.info(f"No scenario files (*.yaml) in {scenarios_dir()}.")
         return
-    path = st.sidebar.selectbox("Scenario", files, format_func=lambda p: p.name, key="scenario")
+    path = st.selectbox("Scenario", files, format_func=lambda p: p.name, key="scenario")
     try:
         scenario = runs.load(path)
     except runs.SCENARIO_ERRORS as exc:
-        st.sidebar.error(f"**{path.name} does not validate.**\n\n{exc}")
+        st.error(f"**{path.name} does not validate.**\n\n{exc}")
         return
     names = [r.name for r in scenario.experiment.runs()]
     k = path.stem
-    with st.sidebar.form(f"run:{k}"):
+    with st.form(f"run:{k}"):
         chosen = st.multiselect("Strategies", names, default=names, key=f"{k}:strategies")
         max_ship = st.selectbox("Max shipments per order", [AS_CONFIGURED, 1, 2, 3, 4, 5],
                                 key=f"{k}:max_shipments")
@@ -88,14 +87,14 @@ def execute(root: Path, scenario: Scenario, strategies: list[str], replications:
     try:
         spec = runs.configure(scenario, strategies, replications)
     except DomError as exc:
-        st.sidebar.error(str(exc))
+        st.error(str(exc))
         return
     name = runs.folder_name(spec, knobs)
     if (root / name / "manifest.json").is_file():
         st.session_state["_flash"] = [("info", f"These settings ran before: opened {name}.")]
     else:
         total = len(spec.experiment.runs()) * spec.experiment.replications
-        bar = st.sidebar.progress(0.0, text=f"Simulating {total} runs…")
+        bar = st.progress(0.0, text=f"Simulating {total} runs…")
 
         def done(result: object, n: int, of: int) -> None:
             bar.progress(n / of, text=f"{getattr(result, 'strategy', '')} replication "
@@ -104,7 +103,7 @@ def execute(root: Path, scenario: Scenario, strategies: list[str], replications:
         try:
             runs.run(spec, knobs, root / name, done)
         except runs.SCENARIO_ERRORS as exc:
-            st.sidebar.error(f"**The run failed.**\n\n{exc}")
+            st.error(f"**The run failed.**\n\n{exc}")
             return
         st.session_state["_flash"] = [("success", f"Results written to {root / name}.")]
     st.session_state["_open"] = name
@@ -210,7 +209,7 @@ def drilldown_tab(rs: ResultSet, folder: str, st_: int, key: str) -> None:
     ref = c3.selectbox("Order", run["order_ref"].to_list(), key=f"{key}:dd_order")
     st.code(run.filter(pl.col("order_ref") == ref)["explanation"][0], language=None, wrap_lines=True)
     orders, ships = cache.order_detail(folder, st_, strategy, int(rep), ref)
-    st.markdown("**Order record** (one row per sourcing attempt) and **shipments**")
+    st.markdown("**Order record** (one row per sourcing attempt) and **shipments**; times in simulated hours")
     st.dataframe(orders, hide_index=True)
     st.dataframe(ships, hide_index=True)
     same = ex.filter((pl.col("replication") == rep) & (pl.col("order_ref") == ref)
@@ -280,7 +279,11 @@ def main() -> None:
                    "`dom simulate scenarios/default.yaml`.")
     else:
         view(root, name)
-    run_panel(root)
+    # the run controls load only when opened (open from the start when there is nothing to show)
+    panel = st.sidebar.expander("Run a scenario", expanded=name is None, key="run_panel", on_change="rerun")
+    if panel.open:
+        with panel:
+            run_panel(root)
 
 
 main()

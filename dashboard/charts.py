@@ -92,7 +92,8 @@ def tradeoff(front: Front, x: str = "delivery_days_mean", y: str = "cost_per_ord
         ey = [(r[f"{y}_ci95"] or 0) * vy.scale for r in rows]
         fig.add_trace(go.Scatter(
             x=[r[x] * vx.scale for r in rows], y=[r[y] * vy.scale for r in rows], mode="markers+text",
-            name=label, text=[r["strategy"] for r in rows], textposition="top center",
+            name=label, text=[r["strategy"] for r in rows],
+            textposition=[("top center", "bottom center")[k % 2] for k in range(len(rows))],  # fewer overlaps
             error_x={"type": "data", "array": ex, "thickness": 1},
             error_y={"type": "data", "array": ey, "thickness": 1},
             marker={"size": [sizes[i] for i in idx], "symbol": symbol,

@@ -42,7 +42,7 @@ def series(daily: pl.DataFrame, orders_per_day: pl.DataFrame, selection: str = A
     joined = per_run.join(
         orders_per_day.with_columns(pl.col("replication").cast(per_run.schema["replication"])),
         on=["strategy", "replication", "day"], how="left",
-    ).with_columns(pl.col("orders").fill_null(0))
+    )  # no orders after the horizon (the drain days): null, so the line ends there
     return (
         joined.group_by("strategy", "day")
         .agg(pl.col(name).mean() for name, _ in SERIES)

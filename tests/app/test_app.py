@@ -168,7 +168,9 @@ def test_broken_scenario_gives_an_error_not_a_traceback(
 ) -> None:
     monkeypatch.setenv("DOM_RESULTS_DIR", str(session_results))
     monkeypatch.setenv("DOM_SCENARIOS_DIR", str(scenarios_dir))
-    at = run_app()
+    closed = run_app()  # the run panel is closed while results exist: the scenario is not even loaded
+    assert [w.key for w in closed.sidebar.selectbox] == ["results"] and not closed.error
+    at = run_app(run_panel=True)  # open the sidebar's "Run a scenario" panel
     assert at.sidebar.selectbox(key="scenario").value.name == "broken.yaml"  # sorted first
     assert not at.exception
     (err,) = at.error
@@ -220,7 +222,7 @@ def test_run_button_runs_the_experiment_and_opens_it(
     monkeypatch: pytest.MonkeyPatch, results_dir: Path, app_env: Path,
 ) -> None:
     monkeypatch.setenv("DOM_RESULTS_DIR", str(results_dir))
-    at = run_app()
+    at = run_app(run_panel=True)
     at.sidebar.number_input(key="tiny:replications").set_value(1)
     at.sidebar.multiselect(key="tiny:strategies").set_value(["split_shipments", "distance"])
     at.sidebar.slider(key="tiny:demand_factor").set_value(0.5)

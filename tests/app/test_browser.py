@@ -97,6 +97,12 @@ def test_page_renders_and_reacts_to_the_baseline(dashboard_url: str) -> None:
             expect(panel.locator('[data-testid="stPlotlyChart"]')).to_have_count(2, timeout=60_000)
             panel.locator(CHART).first.wait_for(timeout=60_000)
             expect(panel.locator(".gtitle").first).to_contain_text("units shipped per location")
+
+            # the sidebar's run panel loads when opened: scenario, strategies, knobs and the Run button
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            sidebar.get_by_text("Run a scenario").click()
+            expect(sidebar.get_by_role("button", name="Run")).to_be_visible(timeout=30_000)
+            expect(sidebar.locator('[data-testid="stSlider"]')).to_have_count(3)
             assert page.locator('[data-testid="stException"]').count() == 0
         finally:
             browser.close()
