@@ -74,6 +74,8 @@ def run_panel(root: Path) -> None:
         reps = st.number_input("Replications", 1, 50, scenario.experiment.replications,
                                key=f"{k}:replications")
         submitted = st.form_submit_button("Run", type="primary", key=f"{k}:run")
+    st.caption("Runs in its own process; results go to a folder named by the settings and open when done "
+               "(leaving the page does not stop a run).")
     if submitted:
         knobs = runs.knobs(demand, capacity, None if max_ship == AS_CONFIGURED else int(max_ship),
                            None if safety is None else int(safety), stores)
@@ -96,13 +98,12 @@ def execute(root: Path, scenario: Scenario, strategies: list[str], replications:
         total = len(spec.experiment.runs()) * spec.experiment.replications
         bar = st.progress(0.0, text=f"Simulating {total} runs…")
 
-        def done(result: object, n: int, of: int) -> None:
-            bar.progress(n / of, text=f"{getattr(result, 'strategy', '')} replication "
-                                      f"{getattr(result, 'replication', '')} done ({n}/{of})")
+        def done(run: runs.RunDone, n: int, of: int) -> None:
+            bar.progress(n / of, text=f"{run.strategy} replication {run.replication} done ({n}/{of})")
 
         try:
             runs.run(spec, knobs, root / name, done)
-        except runs.SCENARIO_ERRORS as exc:
+        except (runs.RunError, *runs.SCENARIO_ERRORS) as exc:
             st.error(f"**The run failed.**\n\n{exc}")
             return
         st.session_state["_flash"] = [("success", f"Results written to {root / name}.")]

@@ -1,23 +1,33 @@
 """Running a scenario from the dashboard: list and load scenario files, apply the sidebar's choices
-(strategies, replications, knobs), name the result folder by a hash of them, run and write."""
+(strategies, replications, knobs), name the result folder by a hash of them, run and write.
+
+The experiment runs in a child interpreter (``dashboard.experiment``), not in the dashboard's process:
+``run_experiment`` forks its worker processes, and forking a process that has already run polars
+queries (the dashboard has: it reads Parquet) leaves the workers hanging on polars' copied locks
+(pinned in tests/sim/test_runner.py as FORK_BUG). Progress comes back as lines on its stdout.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pydantic
 
+from dashboard.experiment import MARK
 from dom_core.errors import DomError
 from sim.scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:  # the simulation modules load lazily: the page itself only reads results
     from sim.model import Knobs
-    from sim.runner import RunResult
 
 # what a scenario file or its world can fail with: ConfigError (a DomError) names field and line;
 # pydantic errors and ValueError (e.g. an unknown country) come from building the world
@@ -63,12 +73,58 @@ def folder_name(scenario: Scenario, knobs: Knobs) -> str:
     return f"{scenario.name}-{hashlib.sha256(payload.encode()).hexdigest()[:8]}"
 
 
+class RunError(Exception):
+    """The experiment process reported an error (the message names it) or died."""
+
+
+@dataclass(frozen=True)
+class RunDone:
+    """One finished (strategy, replication) run, as reported to the progress callback."""
+
+    strategy: str
+    replication: int
+
+
 def run(
     scenario: Scenario, knobs: Knobs, out_dir: Path,
-    on_done: Callable[[RunResult, int, int], None] | None = None, workers: int | None = None,
+    on_done: Callable[[RunDone, int, int], None] | None = None, workers: int | None = None,
 ) -> Path:
-    """Run every strategy x replication and write the result folder; returns the folder."""
-    from sim.runner import run_experiment
+    """Run every strategy x replication in a child interpreter and write the result folder; returns it.
 
-    result = run_experiment(scenario, knobs, workers=workers, on_done=on_done)
-    return result.write(out_dir)
+    ``on_done(run, n, of)`` is called here (in the caller's thread) after each finished run. If the
+    caller stops waiting (e.g. Streamlit interrupts the script), the run carries on and writes its folder.
+    """
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))}
+    request = json.dumps({"scenario": json.loads(scenario.model_dump_json()), "knobs": asdict(knobs),
+                          "out": str(out_dir), "workers": workers})
+    outcome: dict[str, str] = {}
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 (outlives this call if the caller is interrupted)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "dashboard.experiment"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=errors, text=True, cwd=root, env=env,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    child.stdin.write(request)
+    child.stdin.close()
+    try:
+        for line in child.stdout:
+            if not line.startswith(MARK):
+                continue
+            msg = json.loads(line[len(MARK):])
+            if "done" in msg and on_done:
+                strategy, replication, n, of = msg["done"]
+                on_done(RunDone(strategy, replication), n, of)
+            outcome.update({k: v for k, v in msg.items() if k in ("ok", "error")})
+    except BaseException:
+        child.stdout.close()  # interrupted: stop listening, let the run finish and write its folder
+        raise
+    child.stdout.close()
+    child.wait()
+    errors.seek(0)
+    tail = errors.read().decode(errors="replace").strip().splitlines()[-3:]
+    errors.close()
+    if "ok" in outcome:
+        return Path(outcome["ok"])
+    raise RunError(outcome.get("error") or f"the simulation process exited with code {child.returncode}"
+                   + (": " + " / ".join(tail) if tail else ""))

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import APP
+from tests.app.conftest import APP, DATA
 
 TIMEOUT = 60
 
@@ -249,3 +249,24 @@ def test_default_results_open_first(monkeypatch: pytest.MonkeyPatch, results_dir
     at = run_app()
     assert at.sidebar.selectbox(key="results").value == "default"
     assert at.sidebar.selectbox(key="results").options == ["default", "tiny"]
+
+
+def test_run_with_worker_processes_after_reading_results(
+    monkeypatch: pytest.MonkeyPatch, results_dir: Path, tmp_path: Path,
+) -> None:
+    """run_experiment forks workers; the page has run polars queries, so it must not fork itself."""
+    scen = tmp_path / "two-workers"
+    scen.mkdir()
+    text = (DATA / "tiny.yaml").read_text(encoding="utf-8").replace("workers: 1", "workers: 2")
+    (scen / "tiny.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("DOM_RESULTS_DIR", str(results_dir))
+    monkeypatch.setenv("DOM_SCENARIOS_DIR", str(scen))
+    at = run_app(view="Time series", run_panel=True)  # reads Parquet with polars first
+    assert len(at.get("plotly_chart")) == 1
+    at.sidebar.number_input(key="tiny:replications").set_value(3)
+    at.sidebar.button(key="tiny:run").click().run(timeout=120)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Results written" in s.value for s in at.sidebar.success)
+    made = [p for p in results_dir.iterdir() if p.name.startswith("tiny-")]
+    assert len(made) == 1
+    assert json.loads((made[0] / "manifest.json").read_text(encoding="utf-8"))["replications"] == 3

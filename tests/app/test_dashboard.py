@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 
 import polars as pl
@@ -238,3 +239,41 @@ def test_broken_scenario_raises_a_named_error() -> None:
     with pytest.raises(runs.SCENARIO_ERRORS) as info:
         runs.load(DATA / "broken.yaml")
     assert "horizon_days (line 3)" in str(info.value)
+
+
+def test_run_reports_progress_and_writes_the_folder(tmp_path: Path) -> None:
+    sc = runs.configure(load_scenario(DATA / "tiny.yaml"), ["split_shipments", "cheapest"], 1)
+    seen: list[tuple[str, int, int, int]] = []
+
+    def done(r: runs.RunDone, n: int, of: int) -> None:
+        seen.append((r.strategy, r.replication, n, of))
+
+    out = runs.run(sc, runs.knobs(), tmp_path / "out", done, workers=2)
+    assert out == tmp_path / "out" and (out / "manifest.json").is_file()
+    assert {(s, rep) for s, rep, _, _ in seen} == {("split_shipments", 0), ("cheapest", 0)}
+    assert [(n, of) for _, _, n, of in seen] == [(1, 2), (2, 2)]  # in order of completion
+
+
+def test_a_failing_run_raises_its_message(tmp_path: Path) -> None:
+    sc = load_scenario(DATA / "tiny.yaml")
+    markets = sc.generate.markets  # type: ignore[union-attr]
+    bad = sc.model_copy(update={"generate": sc.generate.model_copy(  # type: ignore[union-attr]
+        update={"markets": [markets[0].model_copy(update={"country": "XX"})]})})
+    with pytest.raises(runs.RunError, match="no places known for country 'XX'"):
+        runs.run(bad, runs.knobs(), tmp_path / "out")
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_an_interrupted_caller_leaves_the_run_to_finish(tmp_path: Path) -> None:
+    """Streamlit stops a script by raising inside it (here: in the progress callback)."""
+    sc = runs.configure(load_scenario(DATA / "tiny.yaml"), ["split_shipments", "cheapest"], 1)
+
+    def stop(r: runs.RunDone, n: int, of: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runs.run(sc, runs.knobs(), tmp_path / "out", stop)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "out" / "manifest.json").is_file() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert results.load_result_set(tmp_path / "out").strategies == ["split_shipments", "cheapest"]
