@@ -147,17 +147,20 @@ def walk(
     plan = plan or Plan()
     limit = ctx.model.max_shipments if max_shipments is None else max_shipments
     remaining = list(ctx.line_qty)
-    stock = ctx.stock(order)
+    line_row, atp = ctx.line_row, ctx.atp
+    stock: dict[int, list[int]] = {}  # ATP rows of the candidates visited (usually a few of ``order``)
     left = sum(remaining)
     for j in order:
         if left == 0 or len(plan.picks) >= limit:
             break
         plan.considered.append(j)
-        avail = stock[j]
+        avail = stock.get(j)
+        if avail is None:
+            avail = stock[j] = atp[:, j].tolist()
         for i, need in enumerate(remaining):
             if need == 0:
                 continue
-            r = ctx.line_row[i]
+            r = line_row[i]
             have = avail[r]
             take = (need if have >= need else 0) if whole_lines else min(have, need)
             if take:
