@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
 from dom_core.carriers import Objective
 from dom_core.strategies.base import Plan, SourcingContext, register, walk
@@ -38,8 +39,19 @@ class DistanceBased:
         """Magento's distance-based algorithm (Haversine, offline); ties by priority."""
         dist = ctx.dist
         k = min(ctx.model.cutoff, len(ctx.cand))
-        order = np.argsort(dist, kind="stable")[:k].tolist()
+        order = _nearest(dist, k)
         plan = walk(ctx, order)
-        plan.scores = {j: float(dist[j]) for j in order}
+        plan.scores = dict(zip(order, dist.take(order).tolist(), strict=True))
         plan.why = "distance: sources walked nearest first"
         return plan
+
+
+def _nearest(dist: npt.NDArray[np.float64], k: int) -> list[int]:
+    """``np.argsort(dist, kind="stable")[:k]``: the k nearest, ties by position, without sorting them all.
+
+    Every candidate farther than the k-th smallest distance ranks after the k nearest, so only those
+    at most that far are sorted (in position order, stably, so ties keep the priority order).
+    """
+    near = np.flatnonzero(dist <= np.partition(dist, k - 1)[k - 1])
+    order: list[int] = near.take(np.argsort(dist.take(near), kind="stable")[:k]).tolist()
+    return order
