@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dom_core.capacity import CapacityBook
-from dom_core.carriers import CarrierCatalog, Objective, default_services
+from dom_core.carriers import CarrierCatalog, Objective, Quote, default_services
 from dom_core.decision import (
     CandidateNote,
     Decision,
@@ -244,8 +244,10 @@ class SourcingEngine:
         for j, taken in plan.picks.items():
             loc_i = int(ctx.cand[j])
             loc = locs[loc_i]
-            items = sum(taken.values())
-            kg = sum(qty * lines.kg[i] for i, qty in taken.items())
+            items, kg = 0, 0.0
+            for i, qty in taken.items():
+                items += qty
+                kg += qty * lines.kg[i]
             km = kms[j]
             at = ready.get(j, ctx.now)
             if order.fulfilment is FulfilmentType.PICKUP_IN_STORE or (
@@ -254,6 +256,7 @@ class SourcingEngine:
                 ship_at = _pickup_ready(at, loc.cutoff_hour)
                 service, cost, promised, co2 = "pickup", 0.0, ship_at, 0.0
             else:
+                quote: Quote | None
                 if order.fulfilment is FulfilmentType.SHIP_TO_STORE:
                     assert transfer_svc is not None
                     quote = transfer_svc.quote(at, loc.cutoff_hour, km, kg, items)
