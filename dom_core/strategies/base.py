@@ -67,6 +67,14 @@ class SourcingContext:
             known.update(zip(missing, near.tolist(), strict=True))
         return [known[j] for j in positions]
 
+    def dist_at(self, positions: IntpArray) -> FloatArray:
+        """``dist.take(positions)``, computing only those candidates unless ``dist`` is known (as dist_of)."""
+        if self._dist is not None:
+            return self._dist.take(positions)
+        km = self.network.distances_km_to(self.dest_lat, self.dest_lon, self.cand.take(positions))
+        self._dist_some.update(zip(positions.tolist(), km.tolist(), strict=True))
+        return km
+
     @property
     def n_lines(self) -> int:
         """Number of (non-digital) lines to source."""

@@ -23,28 +23,37 @@ class RankingRule(StrEnum):
     IN_MARKET = "in_market"
 
 
+Key = npt.NDArray[np.float64] | npt.NDArray[np.int64]
+
+
 def _key(
     rule: RankingRule,
     ctx: SourcingContext,
-    pos: npt.NDArray[np.intp],
+    pos: npt.NDArray[np.intp] | None,
     coverable: npt.NDArray[np.int64] | None,
-) -> npt.NDArray[np.float64]:
-    """The rule's key for the candidates at positions ``pos`` (ascending); ``coverable``: units_coverable()"""
+) -> Key:
+    """The rule's key (smaller ranks first) for the candidates at ``pos`` (ascending; None: all of them).
+
+    ``coverable`` is ``ctx.units_coverable()``. Integer keys stay integers (they order as their floats would).
+    """
     if rule is RankingRule.CLOSEST:
+        if pos is None:
+            return ctx.dist
         if 4 * len(pos) > len(ctx.cand):  # computing all candidates' distances is about as cheap
             return ctx.dist.take(pos)
-        return np.array(ctx.dist_of(pos.tolist()), dtype=np.float64)
+        return ctx.dist_at(pos)
     if rule is RankingRule.PRIORITY:
-        return pos.astype(np.float64)
+        return np.arange(len(ctx.cand)) if pos is None else pos
     if rule is RankingRule.HIGHEST_STOCK:
-        stock: npt.NDArray[np.int64] = ctx.atp.take(pos, axis=1).sum(axis=0)
-        return -stock.astype(np.float64)
+        stock: npt.NDArray[np.int64] = (ctx.atp if pos is None else ctx.atp.take(pos, axis=1)).sum(axis=0)
+        return -stock
     if rule is RankingRule.IN_MARKET:
         market = ctx.order.market
         locs = ctx.network.locations
-        return np.array([locs[i].market != market for i in ctx.cand.take(pos)], dtype=np.float64)
+        cand = ctx.cand if pos is None else ctx.cand.take(pos)
+        return np.array([locs[i].market != market for i in cand], dtype=np.int64)
     assert coverable is not None
-    return -coverable.take(pos).astype(np.float64)
+    return -(coverable if pos is None else coverable.take(pos))
 
 
 @register("ranked")
@@ -65,12 +74,17 @@ class Ranked:
         n = len(ctx.cand)
         k = min(ctx.model.cutoff, n)
         coverable = ctx.units_coverable() if RankingRule.MINIMISE_SPLITS in self.rules else None
-        if self.rules:
+        # np.lexsort is stable, so ties already rank in priority (position) order: a priority rule, and
+        # any rule after it, changes nothing and is left out.
+        rules = self.rules
+        if RankingRule.PRIORITY in rules:
+            rules = rules[: rules.index(RankingRule.PRIORITY)]
+        if rules:
             # Only the first k of the ranking are used: candidates ranking after the k-th by the first rule
             # alone cannot be among them, so the other rules' keys (distances!) are computed for the rest.
-            first = _key(self.rules[0], ctx, np.arange(n), coverable)
+            first = _key(rules[0], ctx, None, coverable)
             pos = np.flatnonzero(first <= np.partition(first, k - 1)[k - 1])
-            keys = [_key(rule, ctx, pos, coverable) for rule in reversed(self.rules[1:])]
+            keys = [_key(rule, ctx, pos, coverable) for rule in reversed(rules[1:])]
             order = pos.take(np.lexsort([*keys, first.take(pos)]))
         else:
             order = np.arange(n)
@@ -91,20 +105,20 @@ def _greedy_cover(ctx: SourcingContext, ranked: list[int], coverable: list[int])
     """
     plan = Plan()
     remaining = list(ctx.line_qty)
-    stock = ctx.stock(ranked)
+    stock: dict[int, list[int]] = {}  # ATP rows, fetched when first needed (one round usually suffices)
     limit = ctx.model.max_shipments
     while sum(remaining) and len(plan.picks) < limit:
         best, best_units = -1, 0
         for j in ranked:
             if j in plan.picks:
                 continue
-            units = _units(ctx, stock[j], remaining) if plan.picks else coverable[j]
+            units = _units(ctx, _row(ctx, stock, j), remaining) if plan.picks else coverable[j]
             if units > best_units:
                 best, best_units = j, units
         if best < 0:
             break
         plan.considered.append(best)
-        avail = stock[best]
+        avail = _row(ctx, stock, best)
         for i, need in enumerate(remaining):
             r = ctx.line_row[i]
             take = min(need, avail[r])
@@ -128,3 +142,11 @@ def _units(ctx: SourcingContext, avail: list[int], remaining: list[int]) -> int:
             units += take
             used[r] = used.get(r, 0) + take
     return units
+
+
+def _row(ctx: SourcingContext, stock: dict[int, list[int]], j: int) -> list[int]:
+    """The (mutable) ATP per SKU row of candidate ``j``, kept in ``stock``."""
+    avail = stock.get(j)
+    if avail is None:
+        avail = stock[j] = ctx.atp[:, j].tolist()
+    return avail
