@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dom_core.strategies import commerce_layer, magento, objective, ranked
+from dom_core.strategies import commerce_layer, magento, objective, optimal, ranked
 from dom_core.strategies.base import STRATEGIES, Plan, SourcingContext, Strategy
 
 __all__ = ["STRATEGIES", "Plan", "SourcingContext", "Strategy", "available", "build_strategy"]
-_MODULES = (commerce_layer, magento, ranked, objective)  # importing them registers their strategies
+_MODULES = (commerce_layer, magento, ranked, objective, optimal)  # importing them registers their strategies
 
 
 def available() -> list[str]:
