@@ -9,7 +9,10 @@ class DomError(ValueError):
     def __init__(self, field: str, problem: str) -> None:
         self.field = field
         self.problem = problem
-        super().__init__(f"{field}: {problem}")
+        super().__init__(field, problem)  # args survive pickling and re-raising across processes
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.problem}"
 
 
 class UnknownSkuError(DomError, KeyError):

@@ -15,6 +15,8 @@ from dom_core.errors import DomError
 class ConfigError(DomError):
     """A configuration file that does not validate: names the file, the field path and the line."""
 
+    field_path: str = ""
+
 
 def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
     out[path] = node.start_mark.line + 1
@@ -70,6 +72,7 @@ def validation_error(
         field = ".".join(str(p) for p in loc) or "(root)"
         line = line_of(lines, loc) if lines else None
         parts.append(f"{field}{f' (line {line})' if line else ''}: {err['msg']}")
-    first = exc.errors()[0]
-    loc0 = ".".join(str(p) for p in first["loc"])
-    return ConfigError(f"{source}: {loc0}" if loc0 else source, "; ".join(parts))
+    error = ConfigError(source, "; ".join(parts))
+    first = [p for p in exc.errors()[0]["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+    error.field_path = ".".join(str(p) for p in first)  # the first failing field, for programs
+    return error

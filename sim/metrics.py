@@ -66,7 +66,7 @@ def kpis(
     n_orders = first.height
     per_order = (
         shipments.filter(pl.col("order_ref").is_in(o["order_ref"].implode()))
-        .group_by("order_no")
+        .group_by("order_no", maintain_order=True)
         .agg(
             pl.col("delivered_at").max().alias("delivered_at"),
             (pl.col("delivered_at") <= pl.col("promised_at") + 1e-9).all().alias("on_time"),
@@ -81,7 +81,7 @@ def kpis(
     allocated = float(o["units_allocated"].sum())
     days = per_order["days"]
     d = daily.filter((pl.col("day") >= int(warmup_days)) & (pl.col("day") < int(horizon_days)))
-    util = d.group_by("location").agg(
+    util = d.group_by("location", maintain_order=True).agg(
         (pl.col("picked_units").sum() / pl.col("capacity_units").sum()).alias("u")
     )
     r = returns.filter(pl.col("returned_at") >= start) if returns.height else returns

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 import simpy
 
@@ -317,7 +318,8 @@ class Simulation:
             job = queue.popleft()
             budget -= job.units
             self.picked_today[loc] += job.units
-            self.ledger.commit(job.ref, now, loc=loc)
+            if any(held[0] == loc for held in self.ledger.reservations.get(job.ref, ())):
+                self.ledger.commit(job.ref, now, loc=loc)  # transferred-in units were committed at the source
             self.units_shipped += job.units
             self.events_processed += 1
             if job.service == "pickup":
@@ -451,7 +453,7 @@ class Simulation:
     def _replenish(self, day: int) -> None:
         sc, led, net = self.sc, self.ledger, self.network
         rp = sc.replenishment
-        position = led.on_hand - led.reserved + self.pipeline
+        position = led.on_hand - led.reserved + self.pipeline - self._backlog()
         s_level, S_level = self.levels
         due = position <= s_level if rp.policy == "sS" else position < S_level
         due &= self.world.carried
@@ -480,6 +482,23 @@ class Simulation:
             self.pipeline[skus, loc] += qty
             self._event(now, "replenishment_ordered", ref, locs[loc].id, int(qty.sum()))
             self._at(lead * HOURS_PER_DAY, self._receive, ref, int(loc))
+
+    def _backlog(self) -> npt.NDArray[np.int64]:
+        """Backordered units per (SKU, location) that must be replenished: a pickup order's at its
+        store, any other at its inventory model's primary location."""
+        backlog = np.zeros_like(self.pipeline)
+        d, net = self.demand, self.network
+        for k, _, lines, _ in self.backorders:
+            pickup = int(d.pickup[k])
+            if pickup >= 0 and d.fulfilment[k] is FulfilmentType.PICKUP_IN_STORE:
+                loc = pickup
+            else:
+                market = self.world.market_names[int(d.market[k])]
+                model = net.inventory_model(market, d.channels[int(d.channel[k])])
+                loc = net.loc_index[model.locations[0]]
+            for _, s, qty in lines:
+                backlog[s, loc] += qty
+        return backlog
 
     def _receive(self, ref: str, loc: int) -> None:
         batch = self.ledger.receive_inbound_many(ref, self.env.now)

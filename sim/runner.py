@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import time
 from collections.abc import Callable
@@ -144,7 +145,10 @@ def run_experiment(
                 on_done(results[-1], len(results), len(tasks))
     else:
         args = (scenario.model_dump_json(), json.dumps(asdict(knobs)))
-        with ProcessPoolExecutor(max_workers=n_workers) as pool:
+        # spawn, not fork: a forked child of a process that already ran polars queries can hang
+        with ProcessPoolExecutor(
+            max_workers=n_workers, mp_context=multiprocessing.get_context("spawn")
+        ) as pool:
             futures = [
                 pool.submit(_worker_run, args[0], run.model_dump_json(), rep, args[1]) for run, rep in tasks
             ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dom_core.config import NetworkSpec, parse_spec
 from dom_core.yamlio import load_yaml
@@ -228,10 +228,20 @@ class StrategyRun(_Spec):
         return self.strategy if isinstance(self.strategy, str) else str(self.strategy.get("kind"))
 
 
+def _known_strategy(item: StrategyRun | str) -> StrategyRun | str:
+    """A bare strategy name must be registered (checked per item, so errors name the list index)."""
+    if isinstance(item, str):
+        StrategyRun._known(item)
+    return item
+
+
+StrategyItem = Annotated[StrategyRun | str, AfterValidator(_known_strategy)]
+
+
 class ExperimentSpec(_Spec):
     """Which strategies to compare, how many replications, which baseline."""
 
-    strategies: list[StrategyRun | str] = Field(min_length=1)
+    strategies: list[StrategyItem] = Field(min_length=1)
     baseline: str | None = None
     replications: int = Field(default=5, ge=1)
     workers: int = Field(default=2, ge=1)
@@ -239,14 +249,6 @@ class ExperimentSpec(_Spec):
     def runs(self) -> list[StrategyRun]:
         """Strategies as StrategyRun values."""
         return [s if isinstance(s, StrategyRun) else StrategyRun(strategy=s) for s in self.strategies]
-
-    @field_validator("strategies")
-    @classmethod
-    def _names_known(cls, value: list[StrategyRun | str]) -> list[StrategyRun | str]:
-        for item in value:
-            if isinstance(item, str):
-                StrategyRun(strategy=item)
-        return value
 
     @model_validator(mode="after")
     def _baseline_known(self) -> ExperimentSpec:

@@ -60,7 +60,7 @@ def test_validate_reports_broken_yaml(cli: CliRunner, tmp_path: Path) -> None:
 
 def test_simulate_prints_the_comparison_and_writes_results(cli: CliRunner, tmp_path: Path) -> None:
     out = tmp_path / "results"
-    # --workers 1: forking this test process, which has run polars, would hang (test_runner.FORK_BUG)
+    # --workers 1 keeps the CLI test quick (worker processes are spawned, which costs start-up time)
     args = ["simulate", str(TINY), "--replications", "1", "--workers", "1", "--out", str(out)]
     result = cli.invoke(app, args)
     assert result.exit_code == 0, result.output

@@ -24,7 +24,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dom_core.errors import DomError
 from dom_core.inventory import MovementKind
 from sim.model import Simulation
 from sim.runner import run_one
@@ -172,15 +171,6 @@ def test_conservation_at_every_event(tiny: Scenario, stockout: str, strategy: st
     exercised(audit, scenario)
 
 
-TRANSFER_BUG = (
-    "sim/model.py _pick commits job.ref at the shipping location, but when every unit of a shipment "
-    "came by transfer the sources' commits at sourcing time (_after_decision) already settled the "
-    "order's only reservations, so InventoryLedger.commit raises DomError('no reservation held'); "
-    "SimPy then fails to re-raise it because DomError(*args) needs two arguments (TypeError)"
-)
-
-
-@pytest.mark.xfail(strict=True, raises=(TypeError, DomError), reason=TRANSFER_BUG)
 @pytest.mark.parametrize("stockout", ["lost_sale", "backorder"])
 def test_conservation_with_transfers(tiny: Scenario, stockout: str) -> None:
     scenario = variant(tiny, operations__stockout=stockout)

@@ -15,15 +15,7 @@ from sim.scenario import StrategyRun, load_scenario
 from sim.world import build_world
 from tests.sim.conftest import BASE_STOCK, variant
 
-TRANSFER_ONLY_BUG = (
-    "sim/model.py _pick calls ledger.commit(job.ref, loc=loc) for every picked shipment; when the "
-    "shipping location holds none of the order's units (all came by transfer) the transfer sources' "
-    "commits in _after_decision have already removed the order's reservations, so commit raises "
-    "DomError('ref: no reservation held'); fix: commit only if the ref still holds units at loc"
-)
 
-
-@pytest.mark.xfail(strict=True, raises=(TypeError, DomError), reason=TRANSFER_ONLY_BUG)
 def test_shipment_made_only_of_transferred_units_is_picked() -> None:
     """ship_from_primary with an empty primary: every unit is transferred in from the second DC."""
     dc = {
@@ -57,16 +49,6 @@ def test_shipment_made_only_of_transferred_units_is_picked() -> None:
     assert sim.ledger.on_hand.sum() == 500 - sim.units_shipped
 
 
-ERROR_ARGS_BUG = (
-    "dom_core/errors.py DomError.__init__(field, problem) passes one formatted string to "
-    "ValueError.__init__, so type(exc)(*exc.args) fails: SimPy's crash path (simpy/core.py step) and "
-    "pickling to a worker process (run_experiment with workers > 1) turn every DomError into "
-    "'TypeError: DomError.__init__() missing 1 required positional argument'; fix: "
-    "super().__init__(field, problem) and __str__ returning f'{field}: {problem}' (or __reduce__)"
-)
-
-
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=ERROR_ARGS_BUG)
 def test_engine_errors_survive_simpy_and_worker_processes() -> None:
     error = DomError("order[O1].lines[0].sku", "unknown SKU 'Z'")
     copied = pickle.loads(pickle.dumps(error))

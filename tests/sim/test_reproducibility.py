@@ -98,15 +98,6 @@ def test_demand_stream_ignores_the_strategy_and_knob_free_streams(tiny: Scenario
     assert not same_demand(generate_demand(build_world(tiny), 1), generate_demand(build_world(reseeded), 1))
 
 
-KPI_ORDER_BUG = (
-    "sim/metrics.py kpis: util = d.group_by('location').agg(...) and per_order = ...group_by('order_no') "
-    "come back in a random group order, so util['u'].mean() and days.mean() sum floats in a random "
-    "order and the same tables give KPIs differing in the last ulp (utilisation_mean here); fix: "
-    "group_by(..., maintain_order=True) or sort by the key before aggregating"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=KPI_ORDER_BUG)
 def test_kpis_are_bitwise_reproducible(tiny: Scenario, tiny_world: World) -> None:
     """The same tables always give the same KPI values (40 evaluations: a random order shows at once)."""
     from sim.metrics import kpis

@@ -100,15 +100,6 @@ class InlinePool:
         return future
 
 
-FORK_BUG = (
-    "sim/runner.py run_experiment: ProcessPoolExecutor(max_workers=n) uses the platform default start "
-    "method, fork on Linux; a process that has already run polars queries (a test session, the "
-    "dashboard, a notebook, a second experiment) forks workers holding a copy of polars' locked thread "
-    "pool and they hang forever; fix: mp_context=multiprocessing.get_context('spawn') (or forkserver)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=FORK_BUG)
 def test_workers_are_not_forked_from_a_polars_process(
     experiment_scenario: Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:

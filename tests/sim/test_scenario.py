@@ -93,15 +93,6 @@ def test_baseline_must_be_one_of_the_strategies(tmp_path: Path) -> None:
     assert lines and lines[0] in (line - 1, line)  # the experiment block or the baseline line itself
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "sim/scenario.py ExperimentSpec._names_known validates the whole strategies list, so an unknown "
-        "name is reported as 'experiment.strategies.strategy' at the 'strategies:' line, not as "
-        "experiment.strategies.1 at the offending item's line; fix: validate each item (an "
-        "AfterValidator on the list's str member, or raise with the index)"
-    ),
-)
 def test_unknown_strategy_is_reported_at_its_item(tmp_path: Path) -> None:
     path, line = broken(tmp_path, "    - cheapest", "    - cheapestest")
     assert f"experiment.strategies.1 (line {line})" in error_of(path)

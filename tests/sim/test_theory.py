@@ -134,15 +134,6 @@ def test_lost_sales_fill_rate_matches_markov_chain(lam: float, lead: int, s: int
     within_ci(rates, lost_sales_fill_rate(lam, lead, s), "lost sales")
 
 
-BACKORDER_POSITION_BUG = (
-    "sim/model.py _replenish: position = on_hand - reserved + pipeline ignores the units waiting in "
-    "self.backorders, so the review orders too little after a stock-out; backordered units are only "
-    "reordered once a retry reserves them (a review later), throughput is capped at S/(L+1) a day "
-    "and the fill rate falls well below the textbook value"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=BACKORDER_POSITION_BUG)
 def test_backorder_fill_rate_matches_textbook() -> None:
     lam, lead, s = 12, 1, 26
     rates = measured_fill_rates(base_stock("backorder", lam, lead, s, days=250), s)
@@ -153,7 +144,7 @@ def test_backorder_fill_rate_matches_textbook() -> None:
     "stockout",
     [
         "lost_sale",
-        pytest.param("backorder", marks=pytest.mark.xfail(strict=True, reason=BACKORDER_POSITION_BUG)),
+        "backorder",
     ],
 )
 def test_review_raises_the_inventory_position_to_base_stock(stockout: str) -> None:
