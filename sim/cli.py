@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -48,9 +49,10 @@ def comparison_table(comparison: pl.DataFrame, title: str) -> Table:
         for kpi, _, digits in SHOWN:
             r = rows[kpi]
             cell = f"{r['mean']:.{digits}f}"
-            if r["strategy"] != r["baseline"] and r["diff_vs_baseline"] == r["diff_vs_baseline"]:
+            if r["strategy"] != r["baseline"] and not math.isnan(r["diff_vs_baseline"]):
                 mark = "*" if r["significant"] else ""
-                cell += f"\n[dim]{r['diff_vs_baseline']:+.{digits}f}±{r['diff_ci95']:.{digits}f}{mark}[/]"
+                ci = "" if math.isnan(r["diff_ci95"]) else f"±{r['diff_ci95']:.{digits}f}"  # one replication: no CI
+                cell += f"\n[dim]{r['diff_vs_baseline']:+.{digits}f}{ci}{mark}[/]"
             cells.append(cell)
         table.add_row(name, *cells)
     return table
