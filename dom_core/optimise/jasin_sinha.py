@@ -6,7 +6,7 @@ starting stock and no replenishment. Shipping uses the linear parcel cost (8.759
 per item + 0.000541 per item-mile, ``LinearRateCard``) and no handling cost, so the bounds' affine
 costs are exact. Stock per item is ``stock_factor`` x its expected demand, placed at the FCs nearest
 to where it sells with random imbalance, so myopic sourcing has to split and cross-ship late in the
-horizon. Randomness comes from ``random.Random(seed)`` (numpy.random is not used in dom_core).
+horizon. Randomness comes from ``random.Random(seed)`` only (dom_core keeps numpy generators out).
 """
 
 from __future__ import annotations
