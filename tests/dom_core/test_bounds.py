@@ -17,6 +17,7 @@ from dom_core.engine import SourcingEngine
 from dom_core.inventory import InventoryLedger
 from dom_core.model import Order, OrderLine
 from dom_core.optimise.batch import BatchReoptimiser, run_batched
+from dom_core.optimise.bounds import lagrangian_bound
 from dom_core.optimise.costs import CostModel, realised_cost
 from dom_core.optimise.forecast import FixedForecast
 from dom_core.optimise.jasin_sinha import Instance, jasin_sinha
@@ -49,6 +50,10 @@ def test_hindsight_lp_below_every_strategy(small: Instance) -> None:
     assert methods.status == compact.status == "OPTIMAL"
     assert compact.value <= methods.value + 1e-6
     assert methods.per_order.sum() == pytest.approx(methods.value, rel=1e-6)
+    free = lagrangian_bound(small.network, small.ledger, small.orders, small.carriers, methods.lost_sale)
+    priced = lagrangian_bound(small.network, small.ledger, small.orders, small.carriers, methods.lost_sale,
+                              shadow=methods.shadow)
+    assert free.value <= priced.value <= methods.value + 1e-6
     for name in sorted(set(available()) - TRANSFERS):
         decisions = run(small, name)
         assert not any(d.transfers for d in decisions)  # type: ignore[attr-defined]
