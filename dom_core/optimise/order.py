@@ -11,8 +11,9 @@ Problem (one order, lines i with quantity q_i, candidate locations p):
 
 Solution method (exact within the candidate pool):
 
-1. *Cutoff.* With ``cutoff``, only the ``cutoff`` locations with the best cost per unit they can ship
-   are considered (the model's stock-locations cutoff, applied after this strategy's own ranking).
+1. *Cutoff.* With ``cutoff``, only ``cutoff`` locations are considered (the model's stock-locations
+   cutoff, applied after this strategy's own ranking): those with the best objective when shipping
+   alone, keeping slots for lines no better-ranked location holds (``pool_rank``).
 2. *Sound pruning.* For every content c keep only the m cheapest locations able to ship it (ties by
    position). If an optimum ships c from a location with m cheaper ones, at most m - 1 of those are
    in use, so c can move to a free one without raising the score (swap argument); iterating this on
@@ -48,7 +49,7 @@ class OrderSolution:
     value: float = 0.0
     unserved: int = 0
     pool: list[int] = field(default_factory=list)  # positions considered, best rank first
-    rank_key: dict[int, float] = field(default_factory=dict)  # position -> cost per unit it can ship
+    rank_key: dict[int, float] = field(default_factory=dict)  # position -> objective if it shipped alone
     method: str = "dp"
 
 
@@ -85,15 +86,12 @@ def solve_order(
     lat = lattice(q)
     table = shipment_table(ctx, positions, lat, weights, objective, unit_price)
     units = np.asarray(lat.units, dtype=np.float64)
-    units[0] = np.inf
-    per_unit = (table / units[None, :]).min(axis=1)  # best cost per unit each location can ship
-    finite = np.isfinite(per_unit)
-    if not finite.any():
+    units[0] = 0.0
+    alone = (table + weights.lost_sale * (total - units)[None, :]).min(axis=1)  # objective shipping alone
+    covers = ctx.atp.take(positions, axis=1).take(ctx.line_row, axis=0) > 0
+    rank = np.array(pool_rank(alone, covers, positions, cutoff), dtype=np.intp)
+    if rank.size == 0:
         return empty
-    rank = np.lexsort((positions, per_unit))
-    rank = rank[finite[rank]]
-    if cutoff is not None:
-        rank = rank[:cutoff]
     keep = _prune(table, rank, m)
     if len(keep) * m * lat.n_pairs > MAX_DP_WORK:
         from dom_core.optimise.order_cpsat import solve_order_cpsat
@@ -103,7 +101,7 @@ def solve_order(
     value, used = _dp(rows, lat, m, weights)
     sol = OrderSolution(value=value, method="dp")
     sol.pool = [int(positions[r]) for r in rank]
-    sol.rank_key = {int(positions[r]): float(per_unit[r]) for r in rank}
+    sol.rank_key = {int(positions[r]): float(alone[r]) for r in rank}
     served = 0
     for idx, k in used:
         pos = int(positions[keep[idx]])
@@ -112,6 +110,31 @@ def solve_order(
         served += lat.units[k]
     sol.unserved = total - served
     return sol
+
+
+def pool_rank(
+    alone: F, covers: npt.NDArray[np.bool_], positions: npt.NDArray[np.intp], cutoff: int | None
+) -> list[int]:
+    """Locations (indices) ranked by their objective when shipping alone (ties by position), only those
+    able to ship something; with a cutoff, the first ``cutoff``, except that slots are kept for lines
+    no location chosen so far holds (so a line with stock in the network is never cut off)."""
+    order = [int(r) for r in np.lexsort((positions, alone)) if covers[:, r].any()]
+    if cutoff is None or len(order) <= cutoff:
+        return order
+    coverable = covers[:, order].any(axis=1)
+    covered = np.zeros(covers.shape[0], dtype=bool)
+    chosen: list[int] = []
+    rest = order
+    while len(chosen) < cutoff and rest:
+        missing = coverable & ~covered
+        if int(missing.sum()) >= cutoff - len(chosen):
+            r = next(r for r in rest if (covers[:, r] & missing).any())
+        else:
+            r = rest[0]
+        rest = [x for x in rest if x != r]
+        chosen.append(r)
+        covered |= covers[:, r]
+    return chosen
 
 
 def _prune(table: F, rank: npt.NDArray[np.intp], m: int) -> list[int]:

@@ -20,13 +20,14 @@ import numpy.typing as npt
 
 from dom_core.carriers import Objective
 from dom_core.model import FulfilmentType
-from dom_core.optimise.order import OrderSolution
+from dom_core.optimise.order import OrderSolution, pool_rank
 from dom_core.optimise.shipments import Weights, _quotes
 from dom_core.strategies.base import SourcingContext
 
 F = npt.NDArray[np.float64]
 SCALE = 1000.0
 TIME_LIMIT_S = 0.2
+POOL_WITHOUT_CUTOFF = 24  # the fallback's locations when no cutoff applies (best by score per unit)
 
 
 def affine_scores(
@@ -67,18 +68,21 @@ def solve_order_cpsat(
     unit_price: F | None,
     objective: Objective,
 ) -> OrderSolution:
-    """Least affine-score sourcing with CP-SAT over the ``cutoff`` best positions (by score per unit)."""
+    """Least affine-score sourcing with CP-SAT over the ``cutoff`` best positions (``pool_rank``; 24
+    without a cutoff), hinted with the best single location that can ship the whole order."""
     from ortools.sat.python import cp_model
 
     fixed, per_unit, per_line, max_kg = affine_scores(ctx, positions, weights, objective, unit_price)
     q = ctx.line_qty
     atp = ctx.atp.take(positions, axis=1)
     cover = np.minimum(atp.take(ctx.line_row, axis=0), np.array(q)[:, None])  # (L, P)
-    units = cover.sum(axis=0)
-    key = np.where(units > 0, (fixed + (per_unit * cover.T).sum(axis=1)) / np.maximum(units, 1), np.inf)
-    rank = [int(r) for r in np.lexsort((positions, key)) if np.isfinite(key[r])]
-    if cutoff is not None:
-        rank = rank[:cutoff]
+    key = fixed + (per_unit * cover.T).sum(axis=1) + per_line * (cover > 0).sum(axis=0)
+    key = key + weights.lost_sale * (sum(q) - cover.sum(axis=0))  # the objective if p shipped alone
+    rank = pool_rank(key, cover > 0, positions, POOL_WITHOUT_CUTOFF if cutoff is None else cutoff)
+    need = np.array(q)[:, None]
+    order_kg = float(np.array(ctx.line_kg) @ np.array(q))
+    whole = [r for r in rank if (cover[:, r:r + 1] >= need).all() and order_kg <= max_kg[r]]
+    hint = min(whole, key=lambda r: fixed[r] + float(per_unit[r] @ np.array(q)), default=None)
     model = cp_model.CpModel()
     x, z, y = {}, {}, {}
     for p in rank:
@@ -103,6 +107,11 @@ def solve_order_cpsat(
     obj = [round(fixed[p] * SCALE) * y[p] for p in rank]
     obj += [round(per_unit[p, i] * SCALE) * x[p, i] + round(per_line[p] * SCALE) * z[p, i] for (p, i) in x]
     obj += [round(weights.lost_sale * SCALE) * v for v in u]
+    if hint is not None:  # the best single location shipping everything: a good first solution
+        for (p, i), var in x.items():
+            model.add_hint(var, q[i] if p == hint else 0)
+        for p, var in y.items():
+            model.add_hint(var, p == hint)
     model.minimize(sum(obj))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = TIME_LIMIT_S

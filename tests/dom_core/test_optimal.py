@@ -218,6 +218,16 @@ def test_cutoff_and_capacity_are_respected() -> None:
     assert d.explanation is None
 
 
+def test_cutoff_keeps_a_slot_for_every_line_with_stock() -> None:
+    """With cutoff 2, the two best-ranked locations hold only A: a holder of B still makes the pool."""
+    net = network([0.3, 0.4, 0.5, 3.0], max_shipments=2, cutoff=2)
+    led = ledger(net, {("L0", "A"): 9, ("L1", "A"): 9, ("L2", "A"): 9, ("L3", "B"): 1})
+    order = Order("o", "DE", "web", 9.0, 0.0, 0.4, (OrderLine("1", "A", 3), OrderLine("2", "B", 1)))
+    d = SourcingEngine(net, carriers("linear", 1000.0), strategy=Optimal()).decide(order, led)
+    assert d.units_unfulfilled == 0
+    assert sorted(s.location for s in d.shipments) == ["L0", "L3"]
+
+
 def test_registered_and_buildable() -> None:
     """The optimising strategies build by name with parameters."""
     assert build_strategy({"kind": "optimal", "split_penalty": 1.5}).name == "optimal"
