@@ -64,6 +64,9 @@ class Network:
     lats: FloatArray = field(init=False)
     lons: FloatArray = field(init=False)
     weights: FloatArray = field(init=False)
+    cutoff_hours: FloatArray = field(init=False)  # per location, for vectorised carrier quotes
+    handling_per_order: FloatArray = field(init=False)
+    handling_per_line: FloatArray = field(init=False)
     _rad_lats: FloatArray = field(init=False, repr=False)  # radians and cosines of lats, for haversine
     _cos_lats: FloatArray = field(init=False, repr=False)
     _model_by_key: dict[tuple[str, str], InventoryModel] = field(init=False)
@@ -75,6 +78,9 @@ class Network:
         self.lats = np.array([loc.lat for loc in self.locations], dtype=np.float64)
         self.lons = np.array([loc.lon for loc in self.locations], dtype=np.float64)
         self.weights = np.array([sku.weight_kg for sku in self.skus], dtype=np.float64)
+        self.cutoff_hours = np.array([loc.cutoff_hour for loc in self.locations], dtype=np.float64)
+        self.handling_per_order = np.array([loc.handling_cost_per_order for loc in self.locations], dtype=np.float64)
+        self.handling_per_line = np.array([loc.handling_cost_per_line for loc in self.locations], dtype=np.float64)
         self._rad_lats = np.radians(self.lats)
         self._cos_lats = np.cos(self._rad_lats)
         self._model_by_key = {}

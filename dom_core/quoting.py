@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -48,22 +49,55 @@ def _prices(service: CarrierService, km: F, kg: float, items: int) -> F:
 
 def _zone_prices(card: ZoneRateCard, km: F, kg: float) -> F:
     z = np.minimum(np.searchsorted(card.zone_limits_km, km, side="left"), len(card.zone_limits_km) - 1)
-    # one scalar price() per zone (each zone's limit lies in that zone), so surcharges and rounding
-    # are exactly the scalar ones and ties between services stay ties
-    column = np.array([card.price(limit, kg, 1) for limit in card.zone_limits_km], dtype=np.float64)
+    if kg <= card.weight_limits_kg[-1]:  # within the table: the price depends on the bracket only
+        column = _zone_column(card, int(np.searchsorted(card.weight_limits_kg, kg, side="left")))
+    else:
+        column = np.array([card.price(limit, kg, 1) for limit in card.zone_limits_km], dtype=np.float64)
     result: F = column[z]
     return result
 
 
-def _ship_at(service: CarrierService, now: float, cutoff_hours: F) -> F:
-    day = math.floor(now / HOURS_PER_DAY)
-    hour = now - day * HOURS_PER_DAY
-    days = day + (hour >= np.minimum(cutoff_hours, service.pickup_cutoff_hour)).astype(np.float64)
-    if not service.works_weekends:
-        dow = days % 7
-        days = days + np.where(dow == 5, 2.0, np.where(dow == 6, 1.0, 0.0))
-    result: F = days * HOURS_PER_DAY + service.pickup_cutoff_hour
-    return result
+@lru_cache(maxsize=1024)
+def _zone_column(card: ZoneRateCard, bracket: int) -> F:
+    """Scalar price() per zone for a weight bracket (each zone's limit lies in that zone), so
+    surcharges and rounding are exactly the scalar ones and ties between services stay ties."""
+    kg = card.weight_limits_kg[bracket]
+    column = np.array([card.price(limit, kg, 1) for limit in card.zone_limits_km], dtype=np.float64)
+    column.setflags(write=False)
+    return column
+
+
+@dataclass(frozen=True, slots=True)
+class _ServiceTable:
+    """A catalogue's parcel services as (services x 1) columns, so each figure is one numpy op."""
+
+    max_km: F
+    max_kg: F
+    pickup: F
+    weekday_only: npt.NDArray[np.bool_]
+    promise_days: F
+    extra_days_per_1000_km: F
+    co2_per_tkm: F
+    last_mile: F
+    name_rank: npt.NDArray[np.intp]
+
+
+@lru_cache(maxsize=64)
+def _table(services: tuple[CarrierService, ...]) -> _ServiceTable:
+    def col(values: list[float]) -> F:
+        return np.array(values, dtype=np.float64)[:, None]
+
+    return _ServiceTable(
+        col([s.max_km for s in services]),
+        col([s.max_kg for s in services]),
+        col([s.pickup_cutoff_hour for s in services]),
+        np.array([not s.works_weekends for s in services])[:, None],
+        col([s.transit.quantile(s.promise_quantile, 0.0) for s in services]),
+        col([s.transit.extra_days_per_1000_km for s in services]),
+        col([s.linehaul_kg_co2_per_tkm for s in services]),
+        col([s.last_mile_kg_co2_per_parcel for s in services]),
+        np.argsort(np.argsort([s.name for s in services], kind="stable"))[:, None],
+    )
 
 
 def quote_many(
@@ -78,40 +112,39 @@ def quote_many(
 ) -> QuoteArrays:
     """Best quote per candidate (same selection rules as ``CarrierCatalog.choose``)."""
     services = catalog.parcel_services()
+    t = _table(services)
     n = km.shape[0]
-    cost = np.empty((len(services), n))
-    ship = np.empty((len(services), n))
-    prom = np.empty((len(services), n))
-    co2 = np.empty((len(services), n))
-    ok = np.empty((len(services), n), dtype=bool)
-    for i, s in enumerate(services):
-        ok[i] = (km <= s.max_km) & (kg <= s.max_kg)
-        cost[i] = _prices(s, km, kg, items)
-        ship[i] = _ship_at(s, now, cutoff_hours)
-        t = s.transit
-        prom[i] = ship[i] + (t.quantile(s.promise_quantile, 0.0) + t.extra_days_per_1000_km * km / 1000.0) * HOURS_PER_DAY
-        co2[i] = s.linehaul_kg_co2_per_tkm * (kg / 1000.0) * km * ROAD_CIRCUITY + s.last_mile_kg_co2_per_parcel
+    row = km[None, :]
+    ok = (row <= t.max_km) & (kg <= t.max_kg)
+    cost = np.vstack([_prices(s, km, kg, items) for s in services])
+    day = math.floor(now / HOURS_PER_DAY)
+    hour = now - day * HOURS_PER_DAY
+    days = day + (hour >= np.minimum(cutoff_hours[None, :], t.pickup))
+    dow = days % 7
+    days = days + np.where(t.weekday_only & (dow == 5), 2, np.where(t.weekday_only & (dow == 6), 1, 0))
+    ship = days * HOURS_PER_DAY + t.pickup
+    prom = (
+        ship + (t.promise_days + t.extra_days_per_1000_km * row / 1000.0) * HOURS_PER_DAY
+    )  # same float ops as scalar
+    co2 = t.co2_per_tkm * (kg / 1000.0) * row * ROAD_CIRCUITY + t.last_mile
     if deadline is not None:
         meets = ok & (prom <= deadline)
         any_meets = meets.any(axis=0)
         fastest_mode = ~any_meets
         ok = np.where(any_meets, meets, ok)
     else:
-        fastest_mode = np.zeros(n, dtype=bool)
-    keys = {
+        fastest_mode = None
+    primary, secondary = {
         Objective.CHEAPEST: (cost, prom),
         Objective.FASTEST: (prom, cost),
         Objective.GREENEST: (co2, cost),
-    }
-    primary, secondary = keys[objective]
-    if fastest_mode.any():
+    }[objective]
+    if fastest_mode is not None and fastest_mode.any():
         primary = np.where(fastest_mode, prom, primary)
         secondary = np.where(fastest_mode, cost, secondary)
     # lexicographic (primary, secondary, service name) per candidate, exactly like choose()
-    name_rank = np.argsort(np.argsort([s.name for s in services], kind="stable"))
-    names = np.broadcast_to(name_rank[:, None], primary.shape)
+    names = np.broadcast_to(t.name_rank, primary.shape)
     best = np.lexsort((names, secondary, np.where(ok, primary, np.inf)), axis=0)[0]
     cols = np.arange(n)
-    none = ~ok.any(axis=0)
-    service = np.where(none, -1, best).astype(np.int64)
+    service = np.where(ok.any(axis=0), best, -1).astype(np.int64)
     return QuoteArrays(service, cost[best, cols], ship[best, cols], prom[best, cols], co2[best, cols])

@@ -34,14 +34,11 @@ def candidate_scores(
     w_balance: float,
 ) -> F:
     """Score of shipping the whole order from each candidate (lower is better; inf if unservable)."""
-    locs = ctx.network.locations
-    cutoffs = np.array([locs[i].cutoff_hour for i in ctx.cand], dtype=np.float64)
+    net = ctx.network
     kg = sum(q * w for q, w in zip(ctx.line_qty, ctx.line_kg, strict=True))
     items = sum(ctx.line_qty)
-    q = quote_many(ctx.carriers, objective, ctx.now, cutoffs, ctx.dist, kg, items, ctx.deadline)
-    handling = np.array(
-        [locs[i].handling_cost_per_order + locs[i].handling_cost_per_line * ctx.n_lines for i in ctx.cand]
-    )
+    q = quote_many(ctx.carriers, objective, ctx.now, net.cutoff_hours[ctx.cand], ctx.dist, kg, items, ctx.deadline)
+    handling = net.handling_per_order[ctx.cand] + net.handling_per_line[ctx.cand] * ctx.n_lines
     score: F = w_cost * (q.cost + handling)
     if w_time:
         score = score + w_time * (q.promised_at - ctx.now) / 24.0
