@@ -124,7 +124,9 @@ class TransitTime:
 
     def mean(self, km: float = 0.0) -> float:
         """Mean transit days at distance ``km``."""
-        return (self.min_days + self.mode_days + self.max_days) / 3 + self.extra_days_per_1000_km * km / 1000.0
+        return (
+            self.min_days + self.mode_days + self.max_days
+        ) / 3 + self.extra_days_per_1000_km * km / 1000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +161,7 @@ class CarrierService:
         return km <= self.max_km and kg <= self.max_kg
 
     def ship_time(self, now: float, location_cutoff_hour: float) -> float:
-        """When a parcel ready at ``now`` leaves: today's pickup if before both cutoffs, else the next day's."""
+        """When a parcel ready at ``now`` leaves: today's pickup if before both cutoffs, else the next."""
         day = math.floor(now / HOURS_PER_DAY)
         hour = now - day * HOURS_PER_DAY
         if hour >= min(location_cutoff_hour, self.pickup_cutoff_hour):
@@ -171,7 +173,10 @@ class CarrierService:
 
     def co2_kg(self, km: float, kg: float) -> float:
         """kg CO2e: line haul tonne-km on the road distance plus the parcel's last-mile share."""
-        return self.linehaul_kg_co2_per_tkm * (kg / 1000.0) * km * ROAD_CIRCUITY + self.last_mile_kg_co2_per_parcel
+        return (
+            self.linehaul_kg_co2_per_tkm * (kg / 1000.0) * km * ROAD_CIRCUITY
+            + self.last_mile_kg_co2_per_parcel
+        )
 
     def quote(self, now: float, location_cutoff_hour: float, km: float, kg: float, items: int) -> Quote:
         """Cost, ship time, promised delivery (transit quantile) and CO2e for one parcel."""
@@ -272,24 +277,43 @@ def default_services() -> CarrierCatalog:
     return CarrierCatalog(
         services=(
             CarrierService(
-                "ground", Mode.ROAD, ZoneRateCard(_ZONES_KM, _WEIGHTS_KG, _table(4.2, 0.9, 1.6)),
-                TransitTime(1.0, 2.0, 4.0, 0.5), pickup_cutoff_hour=17.0,
-                linehaul_kg_co2_per_tkm=0.102, last_mile_kg_co2_per_parcel=0.20,
+                "ground",
+                Mode.ROAD,
+                ZoneRateCard(_ZONES_KM, _WEIGHTS_KG, _table(4.2, 0.9, 1.6)),
+                TransitTime(1.0, 2.0, 4.0, 0.5),
+                pickup_cutoff_hour=17.0,
+                linehaul_kg_co2_per_tkm=0.102,
+                last_mile_kg_co2_per_parcel=0.20,
             ),
             CarrierService(
-                "express", Mode.AIR, ZoneRateCard(_ZONES_KM, _WEIGHTS_KG, _table(9.5, 2.2, 3.1)),
-                TransitTime(0.8, 1.0, 1.5), pickup_cutoff_hour=18.0,
-                linehaul_kg_co2_per_tkm=0.755, last_mile_kg_co2_per_parcel=0.20,
+                "express",
+                Mode.AIR,
+                ZoneRateCard(_ZONES_KM, _WEIGHTS_KG, _table(9.5, 2.2, 3.1)),
+                TransitTime(0.8, 1.0, 1.5),
+                pickup_cutoff_hour=18.0,
+                linehaul_kg_co2_per_tkm=0.755,
+                last_mile_kg_co2_per_parcel=0.20,
             ),
             CarrierService(
-                "same_day", Mode.COURIER, ZoneRateCard((25.0, 60.0), _WEIGHTS_KG, _table(7.9, 3.0, 1.0)[:2]),
-                TransitTime(0.2, 0.3, 0.5), pickup_cutoff_hour=14.0, max_km=60.0, max_kg=20.0,
-                linehaul_kg_co2_per_tkm=0.220, last_mile_kg_co2_per_parcel=0.105, works_weekends=True,
+                "same_day",
+                Mode.COURIER,
+                ZoneRateCard((25.0, 60.0), _WEIGHTS_KG, _table(7.9, 3.0, 1.0)[:2]),
+                TransitTime(0.2, 0.3, 0.5),
+                pickup_cutoff_hour=14.0,
+                max_km=60.0,
+                max_kg=20.0,
+                linehaul_kg_co2_per_tkm=0.220,
+                last_mile_kg_co2_per_parcel=0.105,
+                works_weekends=True,
             ),
             CarrierService(
-                "store_transfer", Mode.TRANSFER, ZoneRateCard(_ZONES_KM, _WEIGHTS_KG, _table(1.8, 0.4, 0.3)),
-                TransitTime(1.0, 2.0, 3.0, 0.5), pickup_cutoff_hour=20.0,
-                linehaul_kg_co2_per_tkm=0.102, last_mile_kg_co2_per_parcel=0.02,
+                "store_transfer",
+                Mode.TRANSFER,
+                ZoneRateCard(_ZONES_KM, _WEIGHTS_KG, _table(1.8, 0.4, 0.3)),
+                TransitTime(1.0, 2.0, 3.0, 0.5),
+                pickup_cutoff_hour=20.0,
+                linehaul_kg_co2_per_tkm=0.102,
+                last_mile_kg_co2_per_parcel=0.02,
             ),
         )
     )

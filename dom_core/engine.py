@@ -24,7 +24,7 @@ from dom_core.decision import (
 )
 from dom_core.errors import DomError, UnknownSkuError
 from dom_core.inventory import InventoryLedger
-from dom_core.model import HOURS_PER_DAY, Capability, FulfilmentType, Order
+from dom_core.model import HOURS_PER_DAY, Capability, FulfilmentType, LocationKind, Order
 from dom_core.network import InventoryModel, Network
 from dom_core.strategies import SourcingContext, Strategy, build_strategy
 from dom_core.strategies.base import Plan
@@ -62,7 +62,9 @@ class SourcingEngine:
         return self.strategy or model.strategy or self._default
 
     # ------------------------------------------------------------------ public
-    def source(self, order: Order, ledger: InventoryLedger, now: float | None = None, explain: bool = False) -> Decision:
+    def source(
+        self, order: Order, ledger: InventoryLedger, now: float | None = None, explain: bool = False
+    ) -> Decision:
         """Decide and reserve the decision's units (all or nothing)."""
         decision = self.decide(order, ledger, now, explain)
         at = order.created_at if now is None else now
@@ -78,7 +80,9 @@ class SourcingEngine:
         assert explanation is not None
         return explanation
 
-    def decide(self, order: Order, ledger: InventoryLedger, now: float | None = None, explain: bool = False) -> Decision:
+    def decide(
+        self, order: Order, ledger: InventoryLedger, now: float | None = None, explain: bool = False
+    ) -> Decision:
         """The sourcing decision for ``order`` given the ledger's state at ``now`` (no state changes)."""
         now = order.created_at if now is None else now
         model = self.network.inventory_model(order.market, order.channel)
@@ -109,8 +113,16 @@ class SourcingEngine:
         unfulfilled += self._unserved(order, lines, picked, plan.shortfall, refused)
         expl = self._explanation(ctx, plan, strategy, notes, shipments) if explain else None
         return self._decision(
-            order, strategy, model, now, tuple(shipments), tuple(transfers), unfulfilled, lines.digital,
-            tuple(reservations), expl,
+            order,
+            strategy,
+            model,
+            now,
+            tuple(shipments),
+            tuple(transfers),
+            unfulfilled,
+            lines.digital,
+            tuple(reservations),
+            expl,
         )
 
     # --------------------------------------------------------------- building
@@ -126,7 +138,9 @@ class SourcingEngine:
             if sku.digital:
                 out.digital.append(ShipmentLine(line.line_id, line.sku, line.qty))
             elif digital_order:
-                out.rejected.append(Unfulfilled(line.line_id, line.sku, line.qty, "physical SKU on a digital order"))
+                out.rejected.append(
+                    Unfulfilled(line.line_id, line.sku, line.qty, "physical SKU on a digital order")
+                )
             else:
                 out.physical.append(k)
                 out.sku_idx.append(s)
@@ -140,9 +154,11 @@ class SourcingEngine:
             locs, index = self.network.locations, self.network.loc_index
             pool = [index[loc_id] for loc_id in model.locations]
             if ftype is FulfilmentType.SHIP_TO_STORE:
-                keep = [i for i in pool if locs[i].enabled and not locs[i].kind == "pickup_point"]
+                keep = [i for i in pool if locs[i].enabled and locs[i].kind is not LocationKind.PICKUP_POINT]
             else:
-                keep = [i for i in pool if locs[i].enabled and Capability.SHIP_TO_HOME in locs[i].capabilities]
+                keep = [
+                    i for i in pool if locs[i].enabled and Capability.SHIP_TO_HOME in locs[i].capabilities
+                ]
                 if ftype is FulfilmentType.SHIP_FROM_STORE:
                     keep = [i for i in keep if locs[i].is_store]
             cached = np.array(keep, dtype=np.intp)
@@ -159,7 +175,11 @@ class SourcingEngine:
             idx = self.network.loc_idx(order.pickup_location, f"order[{order.id}].pickup_location")
             store = self.network.locations[idx]
             dest = (store.lat, store.lon, store.id)
-            need = Capability.PICKUP if ftype is FulfilmentType.PICKUP_IN_STORE else Capability.RECEIVE_SHIP_TO_STORE
+            need = (
+                Capability.PICKUP
+                if ftype is FulfilmentType.PICKUP_IN_STORE
+                else Capability.RECEIVE_SHIP_TO_STORE
+            )
             if not store.enabled or need not in store.capabilities:
                 return dest, _EMPTY, f"pickup location {store.id} does not offer {need.value}"
             if ftype is FulfilmentType.PICKUP_IN_STORE:
@@ -168,18 +188,39 @@ class SourcingEngine:
         return (order.lat, order.lon, "customer"), self._static_candidates(model, ftype), ""
 
     def _context(
-        self, order: Order, model: InventoryModel, ledger: InventoryLedger, now: float, lines: _Lines,
-        dest: tuple[float, float, str], cand: npt.NDArray[np.intp],
+        self,
+        order: Order,
+        model: InventoryModel,
+        ledger: InventoryLedger,
+        now: float,
+        lines: _Lines,
+        dest: tuple[float, float, str],
+        cand: npt.NDArray[np.intp],
     ) -> SourcingContext:
         rows: dict[int, int] = {}
         line_row = [rows.setdefault(s, len(rows)) for s in lines.sku_idx]
         row_sku = list(rows)
-        deadline = None if order.max_delivery_days is None else order.created_at + order.max_delivery_days * HOURS_PER_DAY
+        deadline = (
+            None
+            if order.max_delivery_days is None
+            else order.created_at + order.max_delivery_days * HOURS_PER_DAY
+        )
         return SourcingContext(
-            order=order, network=self.network, model=model, ledger=ledger, carriers=self.carriers, now=now,
-            dest_lat=dest[0], dest_lon=dest[1], deadline=deadline,
-            line_qty=[order.lines[k].qty for k in lines.physical], line_kg=lines.kg, line_row=line_row,
-            row_sku=row_sku, cand=cand, atp=ledger.atp_matrix(row_sku, cand),
+            order=order,
+            network=self.network,
+            model=model,
+            ledger=ledger,
+            carriers=self.carriers,
+            now=now,
+            dest_lat=dest[0],
+            dest_lon=dest[1],
+            deadline=deadline,
+            line_qty=[order.lines[k].qty for k in lines.physical],
+            line_kg=lines.kg,
+            line_row=line_row,
+            row_sku=row_sku,
+            cand=cand,
+            atp=ledger.atp_matrix(row_sku, cand),
         )
 
     def _apply_filters(
@@ -193,7 +234,9 @@ class SourcingEngine:
             if notes is not None:
                 for j in np.flatnonzero(keep & ~mask):
                     loc = self.network.locations[ctx.cand[j]].id
-                    notes.append(CandidateNote(loc, f"removed by filter {flt.name}", tuple(ctx.atp[:, j].tolist())))
+                    notes.append(
+                        CandidateNote(loc, f"removed by filter {flt.name}", tuple(ctx.atp[:, j].tolist()))
+                    )
             keep &= mask
         if keep.all():
             return ctx
@@ -203,7 +246,12 @@ class SourcingEngine:
         return ctx
 
     def _realise(
-        self, order: Order, ctx: SourcingContext, plan: Plan, lines: _Lines, strategy: Strategy,
+        self,
+        order: Order,
+        ctx: SourcingContext,
+        plan: Plan,
+        lines: _Lines,
+        strategy: Strategy,
         dest: tuple[float, float, str],
     ) -> tuple[
         list[Shipment], list[Transfer], list[tuple[int, int, int]], dict[int, int], dict[int, tuple[int, str]]
@@ -215,9 +263,11 @@ class SourcingEngine:
         locs = self.network.locations
         picks = list(plan.picks)
         kms = dict(zip(picks, ctx.dist_of(picks), strict=True))  # only the shipping locations' distances
-        transfer_svc = self.carriers.service(self.carriers.transfer_service) if (
-            plan.transfers or order.fulfilment is FulfilmentType.SHIP_TO_STORE
-        ) else None
+        transfer_svc = (
+            self.carriers.service(self.carriers.transfer_service)
+            if (plan.transfers or order.fulfilment is FulfilmentType.SHIP_TO_STORE)
+            else None
+        )
         transfers: list[Transfer] = []
         ready: dict[int, float] = {}
         reserve: dict[tuple[int, int], int] = {}
@@ -229,7 +279,9 @@ class SourcingEngine:
             kg = qty * lines.kg[i]
             assert transfer_svc is not None
             q = transfer_svc.quote(ctx.now, a.cutoff_hour, km, kg, qty)
-            transfers.append(Transfer(a.id, b.id, order.lines[lines.physical[i]].sku, qty, q.cost, q.co2_kg, q.promised_at))
+            transfers.append(
+                Transfer(a.id, b.id, order.lines[lines.physical[i]].sku, qty, q.cost, q.co2_kg, q.promised_at)
+            )
             ready[dst] = max(ready.get(dst, ctx.now), q.promised_at)
             key = (int(ctx.cand[src]), lines.sku_idx[i])
             reserve[key] = reserve.get(key, 0) + qty
@@ -269,7 +321,11 @@ class SourcingEngine:
                     void.add(j)
                     continue
                 service, cost, ship_at, promised, co2 = (
-                    quote.service, quote.cost, quote.ship_at, quote.promised_at, quote.co2_kg,
+                    quote.service,
+                    quote.cost,
+                    quote.ship_at,
+                    quote.promised_at,
+                    quote.co2_kg,
                 )
             ship_lines = []
             for i, qty in taken.items():
@@ -282,7 +338,19 @@ class SourcingEngine:
                     reserve[key] = reserve.get(key, 0) + own
             handling = loc.handling_cost_per_order + loc.handling_cost_per_line * len(taken)
             shipments.append(
-                Shipment(loc.id, tuple(ship_lines), service, dest[2], km, kg, cost, handling, ship_at, promised, co2)
+                Shipment(
+                    loc.id,
+                    tuple(ship_lines),
+                    service,
+                    dest[2],
+                    km,
+                    kg,
+                    cost,
+                    handling,
+                    ship_at,
+                    promised,
+                    co2,
+                )
             )
         if void:  # transfers into a parcel that cannot leave are not made
             for dst, key, qty in transfer_res:
@@ -293,7 +361,11 @@ class SourcingEngine:
         return shipments, transfers, reservations, picked, refused
 
     def _unserved(
-        self, order: Order, lines: _Lines, picked: dict[int, int], reason: str,
+        self,
+        order: Order,
+        lines: _Lines,
+        picked: dict[int, int],
+        reason: str,
         refused: dict[int, tuple[int, str]] | None = None,
     ) -> list[Unfulfilled]:
         out = []
@@ -335,7 +407,11 @@ class SourcingEngine:
         return out
 
     def _explanation(
-        self, ctx: SourcingContext, plan: Plan, strategy: Strategy, notes: list[CandidateNote],
+        self,
+        ctx: SourcingContext,
+        plan: Plan,
+        strategy: Strategy,
+        notes: list[CandidateNote],
         shipments: list[Shipment],
     ) -> Explanation:
         locs = self.network.locations
@@ -345,7 +421,9 @@ class SourcingEngine:
         for j, loc_i in enumerate(ctx.cand):
             loc = locs[loc_i].id
             if loc in chosen:
-                status = "chosen: ships " + ", ".join(f"{ln.sku}x{ln.qty}" for s in shipments if s.location == loc for ln in s.lines)
+                status = "chosen: ships " + ", ".join(
+                    f"{ln.sku}x{ln.qty}" for s in shipments if s.location == loc for ln in s.lines
+                )
             elif loc in sources:
                 status = "chosen: transfers stock to the shipping location"
             elif j in rank:
@@ -365,13 +443,28 @@ class SourcingEngine:
 
     @staticmethod
     def _decision(
-        order: Order, strategy: Strategy, model: InventoryModel, now: float, shipments: tuple[Shipment, ...],
-        transfers: tuple[Transfer, ...], unfulfilled: list[Unfulfilled], digital: list[ShipmentLine],
-        reservations: tuple[tuple[int, int, int], ...], explanation: Explanation | None,
+        order: Order,
+        strategy: Strategy,
+        model: InventoryModel,
+        now: float,
+        shipments: tuple[Shipment, ...],
+        transfers: tuple[Transfer, ...],
+        unfulfilled: list[Unfulfilled],
+        digital: list[ShipmentLine],
+        reservations: tuple[tuple[int, int, int], ...],
+        explanation: Explanation | None,
     ) -> Decision:
         return Decision(
-            order.id, strategy.name, model.name, now, shipments, transfers, tuple(unfulfilled), tuple(digital),
-            reservations, explanation,
+            order.id,
+            strategy.name,
+            model.name,
+            now,
+            shipments,
+            transfers,
+            tuple(unfulfilled),
+            tuple(digital),
+            reservations,
+            explanation,
         )
 
 

@@ -125,7 +125,7 @@ class InventoryLedger:
 
     def days_of_cover(self, sku: int, loc_idx: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
         """ATP divided by the demand rate (units/day); the ATP itself where no rate is known."""
-        atp = np.maximum(self._raw_atp[sku, loc_idx], 0).astype(np.float64)
+        atp: npt.NDArray[np.float64] = np.maximum(self._raw_atp[sku, loc_idx], 0).astype(np.float64)
         if self.demand_rate is None:
             return atp
         rate = self.demand_rate[sku, loc_idx]

@@ -119,7 +119,9 @@ class OrderLine:
 
     def __post_init__(self) -> None:
         if not isinstance(self.qty, int) or isinstance(self.qty, bool) or self.qty <= 0:
-            raise InvalidQuantityError(f"line[{self.line_id}].qty", f"must be a positive integer, got {self.qty!r}")
+            raise InvalidQuantityError(
+                f"line[{self.line_id}].qty", f"must be a positive integer, got {self.qty!r}"
+            )
 
 
 @dataclass(frozen=True, slots=True)

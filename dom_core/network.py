@@ -79,8 +79,12 @@ class Network:
         self.lons = np.array([loc.lon for loc in self.locations], dtype=np.float64)
         self.weights = np.array([sku.weight_kg for sku in self.skus], dtype=np.float64)
         self.cutoff_hours = np.array([loc.cutoff_hour for loc in self.locations], dtype=np.float64)
-        self.handling_per_order = np.array([loc.handling_cost_per_order for loc in self.locations], dtype=np.float64)
-        self.handling_per_line = np.array([loc.handling_cost_per_line for loc in self.locations], dtype=np.float64)
+        self.handling_per_order = np.array(
+            [loc.handling_cost_per_order for loc in self.locations], dtype=np.float64
+        )
+        self.handling_per_line = np.array(
+            [loc.handling_cost_per_line for loc in self.locations], dtype=np.float64
+        )
         self._rad_lats = np.radians(self.lats)
         self._cos_lats = np.cos(self._rad_lats)
         self._model_by_key = {}
@@ -139,7 +143,9 @@ class Network:
         """The inventory model serving this market and channel."""
         model = self._model_by_key.get((market, channel))
         if model is None:
-            raise DomError("order.market/channel", f"no inventory model serves market {market!r} channel {channel!r}")
+            raise DomError(
+                "order.market/channel", f"no inventory model serves market {market!r} channel {channel!r}"
+            )
         return model
 
     def has_inventory_model(self, market: str, channel: str) -> bool:
@@ -158,7 +164,10 @@ class Network:
         vectorised formula), but costs a few locations rather than all when only a few are needed.
         """
         return haversine_prepared_km(
-            round(lat, 5), round(lon, 5), self._rad_lats.take(loc_idx), self._cos_lats.take(loc_idx),
+            round(lat, 5),
+            round(lon, 5),
+            self._rad_lats.take(loc_idx),
+            self._cos_lats.take(loc_idx),
             self.lons.take(loc_idx),
         )
 

@@ -15,7 +15,6 @@ import numpy as np
 import numpy.typing as npt
 
 from dom_core.carriers import (
-    HOURS_PER_DAY,
     ROAD_CIRCUITY,
     CarrierCatalog,
     CarrierService,
@@ -24,6 +23,7 @@ from dom_core.carriers import (
     ZoneRateCard,
 )
 from dom_core.geo import KM_PER_MILE
+from dom_core.model import HOURS_PER_DAY
 
 F = npt.NDArray[np.float64]
 

@@ -46,12 +46,16 @@ class Registry:
             raise DomError(field, f"expected a {self.what} name or mapping, got {type(spec).__name__}")
         kind = params.pop("kind", None)
         if kind not in self.classes:
-            raise DomError(f"{field}.kind", f"unknown {self.what} {kind!r}; choose one of {', '.join(self.names())}")
+            raise DomError(
+                f"{field}.kind", f"unknown {self.what} {kind!r}; choose one of {', '.join(self.names())}"
+            )
         cls = self.classes[kind]
         known = {f.name for f in dataclasses.fields(cls)}
         for key in params:
             if key not in known:
-                raise DomError(f"{field}.{key}", f"{self.what} {kind!r} has no parameter {key!r} (has: {sorted(known)})")
+                raise DomError(
+                    f"{field}.{key}", f"{self.what} {kind!r} has no parameter {key!r} (has: {sorted(known)})"
+                )
         try:
             return pydantic.TypeAdapter(cls).validate_python(params)
         except pydantic.ValidationError as exc:

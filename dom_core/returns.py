@@ -305,7 +305,9 @@ class ReturnsEngine:
     network: Network
     policy: ReturnLocationPolicy = field(default_factory=Nearest)
     terms: ReturnTerms = field(default_factory=ReturnTerms)
-    _candidates: dict[str, tuple[int, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _candidates: dict[str, tuple[int, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
     _priorities: npt.NDArray[np.int64] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -364,18 +366,24 @@ class ReturnsEngine:
         near = km[idx]
         # nearest first; ties by priority, then network order (lexsort: last key is primary)
         cand = tuple(idx[np.lexsort((idx, self._priorities[idx], near))].tolist())
-        ctx = ReturnContext(request, net, ledger, s, cand, dict(zip(cand, km[list(cand)].tolist(), strict=True)))
+        ctx = ReturnContext(
+            request, net, ledger, s, cand, dict(zip(cand, km[list(cand)].tolist(), strict=True))
+        )
         choice = self.policy.choose(ctx)
         atp = ledger.atp_matrix([s], np.array(cand, dtype=np.intp))[0] if explain else []
-        notes = () if not explain else tuple(
-            CandidateNote(
-                net.locations[i].id,
-                _status(i == choice.location, choice.remarks.get(i)),
-                (int(a),),
-                r,
-                ctx.dist[i],
+        notes = (
+            ()
+            if not explain
+            else tuple(
+                CandidateNote(
+                    net.locations[i].id,
+                    _status(i == choice.location, choice.remarks.get(i)),
+                    (int(a),),
+                    r,
+                    ctx.dist[i],
+                )
+                for r, (i, a) in enumerate(zip(cand, atp, strict=True), start=1)
             )
-            for r, (i, a) in enumerate(zip(cand, atp, strict=True), start=1)
         )
         chosen = net.locations[choice.location].id
         why = Explanation(self.policy.name, model.name, notes, f"{choice.why}: {chosen}")

@@ -58,7 +58,7 @@ class InStock:
 
     def keep(self, ctx: SourcingContext, capacity: CapacityBook | None) -> Mask:
         """Some ATP for at least one line."""
-        has: Mask = (ctx.atp > 0).any(axis=0)
+        has: Mask = np.asarray((ctx.atp > 0).any(axis=0), dtype=bool)
         return has
 
 

@@ -51,7 +51,9 @@ def comparison_table(comparison: pl.DataFrame, title: str) -> Table:
             cell = f"{r['mean']:.{digits}f}"
             if r["strategy"] != r["baseline"] and not math.isnan(r["diff_vs_baseline"]):
                 mark = "*" if r["significant"] else ""
-                ci = "" if math.isnan(r["diff_ci95"]) else f"±{r['diff_ci95']:.{digits}f}"  # one replication: no CI
+                ci = (
+                    "" if math.isnan(r["diff_ci95"]) else f"±{r['diff_ci95']:.{digits}f}"
+                )  # one replication: no CI
                 cell += f"\n[dim]{r['diff_vs_baseline']:+.{digits}f}{ci}{mark}[/]"
             cells.append(cell)
         table.add_row(name, *cells)

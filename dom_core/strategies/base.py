@@ -83,7 +83,7 @@ class SourcingContext:
     def stock(self, positions: Sequence[int] | IntpArray) -> dict[int, list[int]]:
         """Mutable per-candidate ATP rows for the given candidate positions: {position: [atp per row]}."""
         if isinstance(positions, range) and positions.step == 1:  # a slice is cheaper than fancy indexing
-            cols = self.atp[:, positions.start:positions.stop].T.tolist()
+            cols = self.atp[:, positions.start : positions.stop].T.tolist()
         else:
             cols = self.atp.take(np.asarray(positions, dtype=np.intp), axis=1).T.tolist()
         keys = positions.tolist() if isinstance(positions, np.ndarray) else positions

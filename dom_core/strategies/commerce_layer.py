@@ -78,7 +78,9 @@ class SplitByLineItems:
     def plan(self, ctx: SourcingContext) -> Plan:
         """Priority walk taking only whole lines."""
         plan = walk(ctx, range(min(ctx.model.cutoff, len(ctx.cand))), whole_lines=True)
-        plan.why = "split_by_line_items: each line whole from the first location in priority order that has it"
+        plan.why = (
+            "split_by_line_items: each line whole from the first location in priority order that has it"
+        )
         if plan.shortfall.startswith("not enough"):
             plan.shortfall = "no location within the cutoff holds the whole line"
         return plan
@@ -116,7 +118,8 @@ class ShipFromFirstAvailableOrPrimary:
             j = int(hits[0])
             plan = walk(ctx, [j], max_shipments=1)
             plan.considered = list(range(j + 1))
-            plan.why = f"first location in priority order with the whole order: {ctx.network.locations[ctx.cand[j]].id}"
+            first = ctx.network.locations[ctx.cand[j]].id
+            plan.why = f"first location in priority order with the whole order: {first}"
             return plan
         plan = _primary_ships_and_pulls(ctx, Plan())
         plan.why = "no location holds the whole order: the primary ships with transfers"

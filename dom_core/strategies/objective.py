@@ -37,7 +37,9 @@ def candidate_scores(
     net = ctx.network
     kg = sum(q * w for q, w in zip(ctx.line_qty, ctx.line_kg, strict=True))
     items = sum(ctx.line_qty)
-    q = quote_many(ctx.carriers, objective, ctx.now, net.cutoff_hours[ctx.cand], ctx.dist, kg, items, ctx.deadline)
+    q = quote_many(
+        ctx.carriers, objective, ctx.now, net.cutoff_hours[ctx.cand], ctx.dist, kg, items, ctx.deadline
+    )
     handling = net.handling_per_order[ctx.cand] + net.handling_per_line[ctx.cand] * ctx.n_lines
     score: F = w_cost * (q.cost + handling)
     if w_time:
@@ -75,13 +77,16 @@ class Weighted:
         full = [j for j in ranked if covers[j]]
         greedy = _greedy(ctx, ranked, scores)
         greedy_units = sum(sum(v.values()) for v in greedy.picks.values())
-        greedy_score = sum(scores[j] for j in greedy.picks) + self.split_penalty * max(0, len(greedy.picks) - 1)
+        greedy_score = sum(scores[j] for j in greedy.picks) + self.split_penalty * max(
+            0, len(greedy.picks) - 1
+        )
         if full and (greedy_units < sum(ctx.line_qty) or scores[full[0]] <= greedy_score):
             j = full[0]
             plan = Plan(considered=ranked)
             for i, qty in enumerate(ctx.line_qty):
                 plan.take(j, i, qty)
-            plan.why = f"{self.name}: {ctx.network.locations[ctx.cand[j]].id} ships the whole order at the best score"
+            best = ctx.network.locations[ctx.cand[j]].id
+            plan.why = f"{self.name}: {best} ships the whole order at the best score"
         else:
             plan = greedy
             plan.considered = ranked
