@@ -221,6 +221,7 @@ class SourcingEngine:
             row_sku=row_sku,
             cand=cand,
             atp=ledger.atp_matrix(row_sku, cand),
+            capacity=self.capacity,
         )
 
     def _apply_filters(

@@ -9,6 +9,7 @@ from typing import ClassVar, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from dom_core.capacity import CapacityBook
 from dom_core.carriers import CarrierCatalog, Objective
 from dom_core.inventory import InventoryLedger
 from dom_core.model import Order
@@ -43,6 +44,7 @@ class SourcingContext:
     row_sku: list[int]
     cand: IntpArray
     atp: npt.NDArray[np.int64]
+    capacity: CapacityBook | None = None  # the engine's daily pick-capacity book, when it keeps one
     _dist: FloatArray | None = field(default=None, repr=False)
     _dist_some: dict[int, float] = field(default_factory=dict, repr=False)  # position -> km, while no _dist
 

@@ -83,7 +83,7 @@ class Optimal:
 
     def exhausted(self, ctx: SourcingContext) -> npt.NDArray[np.bool_] | None:
         """Candidates without pick capacity left today (ctx.capacity if the engine sets it, else ours)."""
-        book = getattr(ctx, "capacity", None) or self.capacity
+        book = ctx.capacity or self.capacity
         return capacity_exhausted(ctx, book, self.capacity_share)
 
     def plan(self, ctx: SourcingContext) -> Plan:
