@@ -26,6 +26,8 @@ from dom_core.capacity import CapacityBook
 from dom_core.decision import Decision
 from dom_core.engine import SourcingEngine
 from dom_core.model import HOURS_PER_DAY, FulfilmentType, LocationKind, Order, OrderLine
+from dom_core.optimise.batch import BatchReoptimiser
+from dom_core.optimise.forecast import HistoryForecast
 from dom_core.returns import Grade, ReturnReason, ReturnRequest, ReturnsEngine
 from dom_core.strategies import build_strategy
 from sim.demand import MAX_SHIPMENT_DRAWS, DemandStream, generate_demand, triangular_ppf
@@ -134,6 +136,13 @@ class Simulation:
         strategy = None if run.strategy == AS_CONFIGURED else build_strategy(run.strategy)
         self.engine = SourcingEngine(self.network, world.carriers, strategy=strategy, capacity=CapacityBook())
         self.returns_engine = ReturnsEngine.from_spec(self.network, sc.returns.policy)
+        self.reoptimiser: BatchReoptimiser | None = None
+        self.held: list[tuple[int, str, list[tuple[int, int, int]], Order]] = []
+        if run.batch_window_hours is not None:
+            forecast = HistoryForecast() if run.batch_lookahead else None
+            self.reoptimiser = BatchReoptimiser(
+                self.network, world.carriers, time_limit=1.0, forecast=forecast
+            )
         self.demand: DemandStream = generate_demand(world, replication, self.knobs.demand_factor)
         self.records = Records()
         self.record_events = record_events
@@ -176,6 +185,8 @@ class Simulation:
         self.env.process(self._arrivals())
         self.env.process(self._picking())
         self.env.process(self._daily())
+        if self.reoptimiser is not None:
+            self.env.process(self._batches())
         end = (self.sc.horizon_days + DRAIN_DAYS) * HOURS_PER_DAY
         self.env.run(until=end)
         return self.records
@@ -224,7 +235,32 @@ class Simulation:
         a, b = int(d.line_start[k]), int(d.line_start[k + 1])
         lines = [(li, int(d.line_sku[li]), int(d.line_qty[li])) for li in range(a, b)]
         ref = f"O{k}"
-        self._source(k, ref, lines, attempt=0)
+        if self.reoptimiser is not None:
+            self.held.append((k, ref, lines, self._order(k, lines, ref)))
+        else:
+            self._source(k, ref, lines, attempt=0)
+
+    def _batches(self) -> Any:
+        """Batch re-optimisation: every window, re-assign all held orders jointly (their reservations
+        count as available to them), then release those held long enough to picking."""
+        assert self.reoptimiser is not None and self.run_spec.batch_window_hours is not None
+        window, release = self.run_spec.batch_window_hours, self.run_spec.batch_release_hours
+        while True:
+            yield self.env.timeout(window)
+            if not self.held:
+                continue
+            now = self.env.now
+            decisions = self.reoptimiser.assign([h[3] for h in self.held], self.ledger, now)
+            self.reoptimiser.apply(decisions, self.ledger, now)
+            self.events_processed += len(decisions)
+            kept = []
+            for held, decision in zip(self.held, decisions, strict=True):
+                k, ref, lines, order = held
+                if now - order.created_at >= release:
+                    self._after_decision(k, ref, lines, decision, 0)
+                else:
+                    kept.append(held)
+            self.held = kept
 
     def _source(self, k: int, ref: str, lines: list[tuple[int, int, int]], attempt: int) -> None:
         now = self.env.now

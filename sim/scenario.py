@@ -206,6 +206,13 @@ class StrategyRun(_Spec):
 
     label: str | None = None
     strategy: str | dict[str, Any]
+    batch_window_hours: float | None = Field(
+        default=None, gt=0, description="hold orders and re-optimise them jointly every this many hours"
+    )
+    batch_release_hours: float = Field(
+        default=1.0, ge=0, description="release held orders this old to picking"
+    )
+    batch_lookahead: bool = Field(default=False, description="price stock at forecast LP duals in the batch")
 
     @field_validator("strategy")
     @classmethod
