@@ -8,6 +8,8 @@ from dom_core.model import HOURS_PER_DAY
 
 KPI_NAMES = (
     "orders",
+    "cost_total",
+    "cost_over_bound",  # (cost_total + lost-sale penalty x lost units) / lower bound; NaN unless requested
     "cost_per_order",
     "shipping_per_order",
     "handling_per_order",
@@ -29,6 +31,8 @@ KPI_NAMES = (
 )
 # direction: +1 means higher is better, -1 lower is better (for dashboards and Pareto fronts)
 KPI_DIRECTION = {
+    "cost_total": -1,
+    "cost_over_bound": -1,
     "cost_per_order": -1,
     "shipping_per_order": -1,
     "handling_per_order": -1,
@@ -90,14 +94,14 @@ def kpis(
         v = days.quantile(p, "linear") if days.len() else None
         return float(v) if v is not None else float("nan")
 
+    cost_total = (
+        float(o["shipping_cost"].sum()) + float(o["handling_cost"].sum()) + float(o["transfer_cost"].sum())
+    )
     return {
         "orders": float(n_orders),
-        "cost_per_order": float(
-            float(o["shipping_cost"].sum())
-            + float(o["handling_cost"].sum())
-            + float(o["transfer_cost"].sum())
-        )
-        / n_shipped,
+        "cost_total": cost_total,
+        "cost_over_bound": float("nan"),  # set by the experiment runner when a bound is requested
+        "cost_per_order": cost_total / n_shipped,
         "shipping_per_order": float(o["shipping_cost"].sum()) / n_shipped,
         "handling_per_order": float(o["handling_cost"].sum()) / n_shipped,
         "transfer_per_order": float(o["transfer_cost"].sum()) / n_shipped,

@@ -252,6 +252,10 @@ class ExperimentSpec(_Spec):
     baseline: str | None = None
     replications: int = Field(default=5, ge=1)
     workers: int = Field(default=2, ge=1)
+    bound: bool = Field(
+        default=False,
+        description="also compute a lower bound per replication and report cost_over_bound (slower)",
+    )
 
     def runs(self) -> list[StrategyRun]:
         """Strategies as StrategyRun values."""
