@@ -28,6 +28,7 @@ SHOWN = (
     ("co2_kg_per_order", "kg CO2e", 3),
     ("split_rate", "split", 3),
     ("fill_rate", "fill", 3),
+    ("cost_over_bound", "cost/bound", 3),
     ("lost_units", "lost units", 0),
 )
 
@@ -41,12 +42,14 @@ def comparison_table(comparison: pl.DataFrame, title: str) -> Table:
     """A rich table: each strategy's KPI means ± 95% CI and the paired difference vs the baseline."""
     table = Table(title=title)
     table.add_column("strategy")
-    for _, label, _ in SHOWN:
+    present = set(comparison["kpi"])
+    shown = [column for column in SHOWN if column[0] in present]  # cost/bound only when a bound was computed
+    for _, label, _ in shown:
         table.add_column(label, justify="right")
     for name in comparison["strategy"].unique(maintain_order=True):
         rows = {r["kpi"]: r for r in comparison.filter(pl.col("strategy") == name).iter_rows(named=True)}
         cells = []
-        for kpi, _, digits in SHOWN:
+        for kpi, _, digits in shown:
             r = rows[kpi]
             cell = f"{r['mean']:.{digits}f}"
             if r["strategy"] != r["baseline"] and not math.isnan(r["diff_vs_baseline"]):
@@ -76,6 +79,7 @@ def simulate(
     max_shipments: Annotated[int | None, typer.Option(help="cap shipments per order")] = None,
     safety_stock: Annotated[int | None, typer.Option(help="safety stock units at every location/SKU")] = None,
     store_participation: Annotated[float, typer.Option(help="share of stores that ship online orders")] = 1.0,
+    bound: Annotated[bool, typer.Option(help="also report each strategy's cost over a lower bound")] = False,
 ) -> None:
     """Simulate every strategy x replication (common random numbers), print the comparison, write Parquet."""
     from sim.model import Knobs
@@ -95,7 +99,12 @@ def simulate(
                 )
             runs = [r for r in runs if r.name in wanted]
         baseline = exp.baseline if exp.baseline in {r.name for r in runs} else runs[0].name
-        update = {"strategies": runs, "baseline": baseline, "replications": replications or exp.replications}
+        update = {
+            "strategies": runs,
+            "baseline": baseline,
+            "replications": replications or exp.replications,
+            "bound": bound or exp.bound,
+        }
         spec = spec.model_copy(update={"experiment": exp.model_copy(update=update)})
         knobs = Knobs(demand_factor, capacity_factor, max_shipments, safety_stock, store_participation)
     except DomError as exc:
