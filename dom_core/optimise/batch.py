@@ -74,7 +74,7 @@ class BatchReoptimiser:
     split_penalty: float = 0.0
     lost_sale: float = 1000.0
     respect_cutoff: bool = True
-    time_limit: float = 2.0
+    time_limit: float = 2.0  # CP-SAT deterministic time units (reproducible), not wall seconds
     max_rounds: int = 8
     forecast: Any = None  # a Forecast: stock is then also priced at its DLP dual value (look-ahead)
     refresh_hours: float = 12.0
@@ -238,7 +238,7 @@ def _choose(
             model.add(sum(q * v for v, q in used) <= int(avail[key]))
     model.minimize(sum(objective))
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_limit
+    solver.parameters.max_deterministic_time = time_limit  # work units: same batch, same answer
     solver.parameters.num_workers = 1
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):

@@ -26,7 +26,8 @@ from dom_core.strategies.base import SourcingContext
 
 F = npt.NDArray[np.float64]
 SCALE = 1000.0
-TIME_LIMIT_S = 0.2
+# CP-SAT's deterministic time (work units, not wall seconds) keeps decisions reproducible under load
+DETERMINISTIC_LIMIT = 2.0
 POOL_WITHOUT_CUTOFF = 24  # the fallback's locations when no cutoff applies (best by score per unit)
 
 
@@ -114,7 +115,7 @@ def solve_order_cpsat(
             model.add_hint(var, p == hint)
     model.minimize(sum(obj))
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = TIME_LIMIT_S
+    solver.parameters.max_deterministic_time = DETERMINISTIC_LIMIT
     solver.parameters.num_workers = 1
     status = solver.solve(model)
     sol = OrderSolution(method="cpsat", pool=[int(positions[p]) for p in rank])
