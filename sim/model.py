@@ -311,27 +311,43 @@ class Simulation:
             self._event(now, "backordered", ref, "", sum(q for _, _, q in backordered))
         if lost:
             self._event(now, "lost", ref, "", lost)
+        self._record_order(ref, k, attempt, lines, sum(q for _, _, q in lines), lost, backordered, dec)
+
+    def _record_order(
+        self,
+        ref: str,
+        k: int,
+        attempt: int,
+        lines: list[tuple[int, int, int]],
+        units: int,
+        lost: int,
+        backordered: list[tuple[int, int, int]],
+        dec: Decision | None,
+    ) -> None:
+        """One row of the orders table (``dec`` is None for a backorder cancelled after its wait)."""
+        d = self.demand
+        shipments = dec.shipments if dec is not None else ()
         self.records.orders.append(
             (
                 ref,
                 k,
-                float(self.demand.t[k]),
-                now,
+                float(d.t[k]),
+                self.env.now,
                 attempt,
-                self.world.market_names[int(self.demand.market[k])],
-                self.demand.channels[int(self.demand.channel[k])],
-                self.demand.fulfilment[k].value,
+                self.world.market_names[int(d.market[k])],
+                d.channels[int(d.channel[k])],
+                d.fulfilment[k].value,
                 len(lines),
-                sum(q for _, _, q in lines),
-                dec.units_allocated,
+                units,
+                dec.units_allocated if dec is not None else 0,
                 lost,
                 sum(q for _, _, q in backordered),
-                len(dec.shipments),
-                sum(s.shipping_cost for s in dec.shipments),
-                sum(s.handling_cost for s in dec.shipments),
-                sum(t.cost for t in dec.transfers),
-                dec.co2_kg,
-                dec.promised_at if dec.shipments else math.nan,
+                len(shipments),
+                sum(s.shipping_cost for s in shipments),
+                sum(s.handling_cost for s in shipments),
+                sum(t.cost for t in dec.transfers) if dec is not None else 0.0,
+                dec.co2_kg if dec is not None else 0.0,
+                dec.promised_at if dec is not None and shipments else math.nan,
             )
         )
 
@@ -577,29 +593,7 @@ class Simulation:
             ref = f"O{k}-b{attempt}"
             if now - since > limit:
                 self._event(now, "cancelled", ref, "", sum(q for _, _, q in lines))
-                self.records.orders.append(
-                    (
-                        ref,
-                        k,
-                        float(self.demand.t[k]),
-                        now,
-                        attempt,
-                        self.world.market_names[int(self.demand.market[k])],
-                        self.demand.channels[int(self.demand.channel[k])],
-                        self.demand.fulfilment[k].value,
-                        len(lines),
-                        0,
-                        0,
-                        sum(q for _, _, q in lines),
-                        0,
-                        0,
-                        0.0,
-                        0.0,
-                        0.0,
-                        0.0,
-                        math.nan,
-                    )
-                )
+                self._record_order(ref, k, attempt, lines, 0, sum(q for _, _, q in lines), [], None)
                 continue
             self._source(k, ref, lines, attempt)
             # a retry that still misses stock re-queues itself with the original wait start
