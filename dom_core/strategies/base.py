@@ -141,6 +141,20 @@ STRATEGIES = Registry("strategy")
 register = STRATEGIES.register
 
 
+def units_coverable_by(ctx: SourcingContext, avail: list[int], remaining: list[int]) -> int:
+    """Units of ``remaining`` (per line) a candidate holding ``avail`` (per SKU row) can ship; lines of
+    one SKU share its row."""
+    units = 0
+    used: dict[int, int] = {}
+    for i, need in enumerate(remaining):
+        r = ctx.line_row[i]
+        take = min(need, avail[r] - used.get(r, 0))
+        if take > 0:
+            units += take
+            used[r] = used.get(r, 0) + take
+    return units
+
+
 def walk(
     ctx: SourcingContext,
     order: Sequence[int],

@@ -20,7 +20,7 @@ import numpy.typing as npt
 from dom_core.carriers import Objective
 from dom_core.model import FulfilmentType
 from dom_core.quoting import quote_many
-from dom_core.strategies.base import Plan, SourcingContext, register
+from dom_core.strategies.base import Plan, SourcingContext, register, units_coverable_by
 
 F = npt.NDArray[np.float64]
 
@@ -104,7 +104,7 @@ def _greedy(ctx: SourcingContext, ranked: list[int], scores: F) -> Plan:
         for j in ranked:
             if j in plan.picks:
                 continue
-            units = _coverable(ctx, stock[j], remaining)
+            units = units_coverable_by(ctx, stock[j], remaining)
             if units and scores[j] / units < best_ratio:
                 best, best_ratio = j, scores[j] / units
         if best < 0:
@@ -120,18 +120,6 @@ def _greedy(ctx: SourcingContext, ranked: list[int], scores: F) -> Plan:
     if sum(remaining) and len(plan.picks) >= ctx.model.max_shipments:
         plan.shortfall = f"max_shipments {ctx.model.max_shipments} reached"
     return plan
-
-
-def _coverable(ctx: SourcingContext, avail: list[int], remaining: list[int]) -> int:
-    used: dict[int, int] = {}
-    units = 0
-    for i, need in enumerate(remaining):
-        r = ctx.line_row[i]
-        take = min(need, avail[r] - used.get(r, 0))
-        if take > 0:
-            units += take
-            used[r] = used.get(r, 0) + take
-    return units
 
 
 @register("cheapest")

@@ -89,8 +89,11 @@ class Optimal:
     def plan(self, ctx: SourcingContext) -> Plan:
         """The exact per-order optimum."""
         sol = solve_order(
-            ctx, self.weights, cutoff=ctx.model.cutoff if self.respect_cutoff else None,
-            exclude=self.exhausted(ctx), objective=self.carrier_objective,
+            ctx,
+            self.weights,
+            cutoff=ctx.model.cutoff if self.respect_cutoff else None,
+            exclude=self.exhausted(ctx),
+            objective=self.carrier_objective,
         )
         return solution_plan(ctx, sol, self.name)
 

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dom_core.carriers import Objective
-from dom_core.strategies.base import Plan, SourcingContext, register, walk
+from dom_core.strategies.base import Plan, SourcingContext, register, units_coverable_by, walk
 
 
 class RankingRule(StrEnum):
@@ -112,7 +112,7 @@ def _greedy_cover(ctx: SourcingContext, ranked: list[int], coverable: list[int])
         for j in ranked:
             if j in plan.picks:
                 continue
-            units = _units(ctx, _row(ctx, stock, j), remaining) if plan.picks else coverable[j]
+            units = units_coverable_by(ctx, _row(ctx, stock, j), remaining) if plan.picks else coverable[j]
             if units > best_units:
                 best, best_units = j, units
         if best < 0:
@@ -129,19 +129,6 @@ def _greedy_cover(ctx: SourcingContext, ranked: list[int], coverable: list[int])
     if sum(remaining) and len(plan.picks) >= limit:
         plan.shortfall = f"max_shipments {limit} reached"
     return plan
-
-
-def _units(ctx: SourcingContext, avail: list[int], remaining: list[int]) -> int:
-    """Units of ``remaining`` a candidate holding ``avail`` (per SKU row) can ship."""
-    units = 0
-    used: dict[int, int] = {}
-    for i, need in enumerate(remaining):
-        r = ctx.line_row[i]
-        take = min(need, avail[r] - used.get(r, 0))
-        if take > 0:
-            units += take
-            used[r] = used.get(r, 0) + take
-    return units
 
 
 def _row(ctx: SourcingContext, stock: dict[int, list[int]], j: int) -> list[int]:
