@@ -19,7 +19,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from enum import StrEnum
 from operator import itemgetter
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from dom_core.errors import DomError
 from dom_core.geo import KM_PER_MILE
@@ -180,15 +180,65 @@ class CarrierService:
 
     def quote(self, now: float, location_cutoff_hour: float, km: float, kg: float, items: int) -> Quote:
         """Cost, ship time, promised delivery (transit quantile) and CO2e for one parcel."""
-        return Quote(*self._figures(now, location_cutoff_hour, km, kg, items))
+        return Quote(*self.figures(now, location_cutoff_hour, km, kg, items))
 
-    def _figures(
+    def figures(
         self, now: float, location_cutoff_hour: float, km: float, kg: float, items: int
     ) -> tuple[str, float, float, float, float]:
-        """A quote's fields (service, cost, ship_at, promised_at, co2_kg), without building the Quote."""
+        """``quote``'s fields (service, cost, ship_at, promised_at, co2_kg), without building the Quote."""
         ship_at = self.ship_time(now, location_cutoff_hour)
         promised = ship_at + self.transit.quantile(self.promise_quantile, km) * HOURS_PER_DAY
         return self.name, self.rate_card.price(km, kg, items), ship_at, promised, self.co2_kg(km, kg)
+
+
+class _Terms(NamedTuple):
+    """A parcel service's quoting constants, so ``choose`` prices it in one pass without method calls.
+
+    Every figure is computed with the same float operations as ``CarrierService.figures``: the
+    promise quantile at 0 km (``quantile`` adds the km-dependent days last) and the zone table already
+    multiplied by ``(1.0 + extra) * (1.0 + fuel_surcharge)`` with ``extra == 0`` (exact: ``x * 1.0 == x``).
+    """
+
+    name: str
+    max_km: float
+    max_kg: float
+    pickup: float
+    weekdays_only: bool
+    promise_days: float
+    extra_days_per_1000_km: float
+    co2_per_tkm: float
+    last_mile: float
+    zone_limits: tuple[float, ...] | None  # None: not a zone card, priced by the rate card itself
+    weight_limits: tuple[float, ...]
+    table: tuple[tuple[float, ...], ...]
+    service: CarrierService
+
+    @classmethod
+    def of(cls, s: CarrierService) -> _Terms:
+        """The constants of service ``s``."""
+        card = s.rate_card
+        zones: tuple[float, ...] | None = None
+        weights: tuple[float, ...] = ()
+        table: tuple[tuple[float, ...], ...] = ()
+        if isinstance(card, ZoneRateCard):
+            zones, weights = card.zone_limits_km, card.weight_limits_kg
+            factor = 1.0 + card.fuel_surcharge
+            table = tuple(tuple(p * (1.0 + 0.0) * factor for p in row) for row in card.prices)
+        return cls(
+            s.name,
+            s.max_km,
+            s.max_kg,
+            s.pickup_cutoff_hour,
+            not s.works_weekends,
+            s.transit.quantile(s.promise_quantile, 0.0),  # + 0.0 km-dependent days: exact
+            s.transit.extra_days_per_1000_km,
+            s.linehaul_kg_co2_per_tkm,
+            s.last_mile_kg_co2_per_parcel,
+            zones,
+            weights,
+            table,
+            s,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,12 +248,15 @@ class CarrierCatalog:
     services: tuple[CarrierService, ...]
     transfer_service: str = "store_transfer"
     _parcel: tuple[CarrierService, ...] = field(init=False, repr=False, compare=False)
+    _terms: tuple[_Terms, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.services]
         if len(set(names)) != len(names):
             raise DomError("carriers", "duplicate service names")
-        object.__setattr__(self, "_parcel", tuple(s for s in self.services if s.mode is not Mode.TRANSFER))
+        parcel = tuple(s for s in self.services if s.mode is not Mode.TRANSFER)
+        object.__setattr__(self, "_parcel", parcel)
+        object.__setattr__(self, "_terms", tuple(_Terms.of(s) for s in parcel))
 
     def service(self, name: str) -> CarrierService:
         """The service with this name."""
@@ -227,12 +280,55 @@ class CarrierCatalog:
         deadline: float | None = None,
     ) -> Quote | None:
         """The best quote by ``objective``; with a deadline, only services meeting it (if any do)."""
-        # quote fields (service, cost, ship_at, promised_at, co2_kg) as tuples: only the best becomes a Quote
-        quotes = [
-            s._figures(now, location_cutoff_hour, km, kg, items)
-            for s in self._parcel
-            if km <= s.max_km and kg <= s.max_kg  # s.serves(km, kg)
-        ]
+        best = self.choose_figures(objective, now, location_cutoff_hour, km, kg, items, deadline)
+        return None if best is None else Quote(*best)
+
+    def choose_figures(
+        self,
+        objective: Objective,
+        now: float,
+        location_cutoff_hour: float,
+        km: float,
+        kg: float,
+        items: int,
+        deadline: float | None = None,
+    ) -> tuple[str, float, float, float, float] | None:
+        """``choose``'s quote as its fields (service, cost, ship_at, promised_at, co2_kg), or None."""
+        day = math.floor(now / HOURS_PER_DAY)
+        hour = now - day * HOURS_PER_DAY
+        tonnes = kg / 1000.0
+        quotes = []
+        for (
+            name,
+            max_km,
+            max_kg,
+            pickup,
+            weekdays_only,
+            days,
+            per_km,
+            co2_tkm,
+            last_mile,
+            zones,
+            weights,
+            table,
+            service,
+        ) in self._terms:
+            if km > max_km or kg > max_kg:  # not service.serves(km, kg)
+                continue
+            # service.ship_time, transit.quantile, rate_card.price and co2_kg inlined, same float operations
+            d = day + 1 if hour >= min(location_cutoff_hour, pickup) else day
+            if weekdays_only:
+                while d % 7 >= 5:  # hour 0 is a Monday
+                    d += 1
+            ship_at = d * HOURS_PER_DAY + pickup
+            promised = ship_at + (days + per_km * km / 1000.0) * HOURS_PER_DAY
+            if zones is not None and kg <= weights[-1]:
+                z = bisect_left(zones, km)
+                cost = table[z if z < len(zones) else -1][bisect_left(weights, kg)]
+            else:
+                cost = service.rate_card.price(km, kg, items)
+            co2 = co2_tkm * tonnes * km * ROAD_CIRCUITY + last_mile
+            quotes.append((name, cost, ship_at, promised, co2))
         if not quotes:
             return None
         if deadline is not None:
@@ -241,8 +337,7 @@ class CarrierCatalog:
                 quotes = meeting
             else:  # nobody meets the promise: the fastest comes closest
                 objective = Objective.FASTEST
-        best = quotes[0] if len(quotes) == 1 else min(quotes, key=_SELECTION_KEY[objective])
-        return Quote(*best)
+        return quotes[0] if len(quotes) == 1 else min(quotes, key=_SELECTION_KEY[objective])
 
 
 # Selection keys of CarrierCatalog.choose on quote field tuples: (cost, promised_at, service) for

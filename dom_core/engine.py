@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dom_core.capacity import CapacityBook
-from dom_core.carriers import CarrierCatalog, Objective, Quote, default_services
+from dom_core.carriers import CarrierCatalog, Objective, default_services
 from dom_core.decision import (
     CandidateNote,
     Decision,
@@ -99,6 +99,7 @@ class SourcingEngine:
             expl = Explanation(strategy.name, model.name, (), dest_problem) if explain else None
             return self._decision(order, strategy, model, now, (), (), unfulfilled, lines.digital, (), expl)
         ctx = self._context(order, model, ledger, now, lines, dest, cand)
+        ctx.explain = explain
         notes: list[CandidateNote] = self._excluded_notes(order, model, ctx) if explain else []
         ctx = self._apply_filters(ctx, model, notes if explain else None)
         if len(ctx.cand) == 0:
@@ -242,7 +243,8 @@ class SourcingEngine:
         if keep.all():
             return ctx
         dist = None if ctx._dist is None else ctx._dist[keep]
-        ctx.cand, ctx.atp, ctx._dist = ctx.cand[keep], ctx.atp[:, keep], dist
+        near = None if ctx._near is None else ctx._near[keep]
+        ctx.cand, ctx.atp, ctx._dist, ctx._near = ctx.cand[keep], ctx.atp[:, keep], dist, near
         ctx._dist_some = {}  # keyed by the old positions
         return ctx
 
@@ -309,25 +311,21 @@ class SourcingEngine:
                 ship_at = _pickup_ready(at, loc.cutoff_hour)
                 service, cost, promised, co2 = "pickup", 0.0, ship_at, 0.0
             else:
-                quote: Quote | None
+                figures: tuple[str, float, float, float, float] | None
                 if order.fulfilment is FulfilmentType.SHIP_TO_STORE:
                     assert transfer_svc is not None
-                    quote = transfer_svc.quote(at, loc.cutoff_hour, km, kg, items)
+                    figures = transfer_svc.figures(at, loc.cutoff_hour, km, kg, items)
                 else:
-                    quote = self.carriers.choose(objective, at, loc.cutoff_hour, km, kg, items, deadline)
-                if quote is None:  # no service takes this parcel: its units stay unfulfilled
+                    figures = self.carriers.choose_figures(
+                        objective, at, loc.cutoff_hour, km, kg, items, deadline
+                    )
+                if figures is None:  # no service takes this parcel: its units stay unfulfilled
                     why = f"no carrier service takes the parcel from {loc.id} ({kg:.1f} kg, {km:.0f} km)"
                     for i, qty in taken.items():
                         refused[i] = (refused.get(i, (0, why))[0] + qty, why)
                     void.add(j)
                     continue
-                service, cost, ship_at, promised, co2 = (
-                    quote.service,
-                    quote.cost,
-                    quote.ship_at,
-                    quote.promised_at,
-                    quote.co2_kg,
-                )
+                service, cost, ship_at, promised, co2 = figures
             ship_lines = []
             for i, qty in taken.items():
                 line = order.lines[lines.physical[i]]

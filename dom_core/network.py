@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -11,12 +12,17 @@ import numpy as np
 import numpy.typing as npt
 
 from dom_core.errors import DomError, UnknownLocationError, UnknownSkuError
-from dom_core.geo import FloatArray, haversine_prepared_km
+from dom_core.geo import FloatArray, haversine_prepared_few_km, haversine_prepared_km
 from dom_core.model import Capability, Location, Sku
 
 if TYPE_CHECKING:
     from dom_core.rules import Filter
     from dom_core.strategies.base import Strategy
+
+# Nearness keys (minus a cosine) further apart than this order the computed distances strictly: their gap
+# is a central angle over 1e-11 rad (6 cm) larger, while the dot product's and the haversine's rounding
+# errors stay below 1e-14 in key units.
+NEAR_TIE = 1e-11
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +75,8 @@ class Network:
     handling_per_line: FloatArray = field(init=False)
     _rad_lats: FloatArray = field(init=False, repr=False)  # radians and cosines of lats, for haversine
     _cos_lats: FloatArray = field(init=False, repr=False)
+    _trig_lists: tuple[list[float], list[float], list[float]] = field(init=False, repr=False)  # as lists
+    _neg_unit: FloatArray = field(init=False, repr=False)  # minus each location's unit vector, (n, 3)
     _model_by_key: dict[tuple[str, str], InventoryModel] = field(init=False)
     _distance_cache: Any = field(init=False, repr=False)
 
@@ -87,6 +95,12 @@ class Network:
         )
         self._rad_lats = np.radians(self.lats)
         self._cos_lats = np.cos(self._rad_lats)
+        self._trig_lists = (self._rad_lats.tolist(), self._cos_lats.tolist(), self.lons.tolist())
+        rad_lons = np.radians(self.lons)
+        unit = np.column_stack(
+            (self._cos_lats * np.cos(rad_lons), self._cos_lats * np.sin(rad_lons), np.sin(self._rad_lats))
+        )
+        self._neg_unit = np.ascontiguousarray(-unit)
         self._model_by_key = {}
         _index([model.name for model in self.inventory_models], "inventory_models", "name")
         for model in self.inventory_models:
@@ -170,6 +184,32 @@ class Network:
             self._cos_lats.take(loc_idx),
             self.lons.take(loc_idx),
         )
+
+    def distances_km_few(self, lat: float, lon: float, loc_idx: Sequence[int]) -> list[float]:
+        """``distances_km(lat, lon)[loc_idx].tolist()`` (equal floats), uncached, in scalar arithmetic.
+
+        Cheaper than ``distances_km_to`` for a handful of locations, which it is meant for.
+        """
+        rad_lats, cos_lats, lons = self._trig_lists
+        return haversine_prepared_few_km(
+            round(lat, 5),
+            round(lon, 5),
+            [rad_lats[i] for i in loc_idx],
+            [cos_lats[i] for i in loc_idx],
+            [lons[i] for i in loc_idx],
+        )
+
+    def nearness(self, lat: float, lon: float) -> FloatArray:
+        """A key per location ordering them as ``distances_km(lat, lon)`` does, up to ``NEAR_TIE``.
+
+        Minus the cosine of the central angle (a dot product of unit vectors: no trigonometry per
+        location). Where two keys differ by more than ``NEAR_TIE`` the distances differ the same way;
+        closer keys say nothing (equal distances may have slightly different keys and vice versa).
+        """
+        p, q = math.radians(round(lat, 5)), math.radians(round(lon, 5))
+        cos_p = math.cos(p)
+        key: FloatArray = self._neg_unit @ np.array((cos_p * math.cos(q), cos_p * math.sin(q), math.sin(p)))
+        return key
 
     def _distances_uncached(self, lat: float, lon: float) -> FloatArray:
         dist = haversine_prepared_km(lat, lon, self._rad_lats, self._cos_lats, self.lons)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import ClassVar, Protocol
 
 import numpy as np
@@ -13,7 +14,7 @@ from dom_core.capacity import CapacityBook
 from dom_core.carriers import CarrierCatalog, Objective
 from dom_core.inventory import InventoryLedger
 from dom_core.model import Order
-from dom_core.network import InventoryModel, Network
+from dom_core.network import NEAR_TIE, InventoryModel, Network
 from dom_core.registry import Registry
 
 IntpArray = npt.NDArray[np.intp]
@@ -45,7 +46,9 @@ class SourcingContext:
     cand: IntpArray
     atp: npt.NDArray[np.int64]
     capacity: CapacityBook | None = None  # the engine's daily pick-capacity book, when it keeps one
+    explain: bool = False  # an explanation is wanted: strategies may skip work only it uses otherwise
     _dist: FloatArray | None = field(default=None, repr=False)
+    _near: FloatArray | None = field(default=None, repr=False)
     _dist_some: dict[int, float] = field(default_factory=dict, repr=False)  # position -> km, while no _dist
 
     @property
@@ -65,8 +68,9 @@ class SourcingContext:
         known = self._dist_some
         missing = [j for j in positions if j not in known]
         if missing:
-            near = self.network.distances_km_to(self.dest_lat, self.dest_lon, self.cand.take(missing))
-            known.update(zip(missing, near.tolist(), strict=True))
+            cand = self.cand
+            km = self.network.distances_km_few(self.dest_lat, self.dest_lon, [int(cand[j]) for j in missing])
+            known.update(zip(missing, km, strict=True))
         return [known[j] for j in positions]
 
     def dist_at(self, positions: IntpArray) -> FloatArray:
@@ -76,6 +80,34 @@ class SourcingContext:
         km = self.network.distances_km_to(self.dest_lat, self.dest_lon, self.cand.take(positions))
         self._dist_some.update(zip(positions.tolist(), km.tolist(), strict=True))
         return km
+
+    @property
+    def nearness(self) -> FloatArray:
+        """``Network.nearness`` per candidate: ordered as ``dist`` wherever keys differ by > NEAR_TIE."""
+        if self._near is None:
+            self._near = self.network.nearness(self.dest_lat, self.dest_lon).take(self.cand)
+        return self._near
+
+    def nearest(self, k: int) -> list[int]:
+        """Positions of the ``k`` nearest candidates, nearest first, ties in position order.
+
+        Equal to ``np.argsort(self.dist, kind="stable")[:k].tolist()``. Ranked by ``nearness`` when its
+        keys separate those ``k`` from each other and from the rest by more than ``NEAR_TIE`` (nearly
+        always), so no distance is computed; by the distances themselves otherwise.
+        """
+        if self._dist is None:
+            key = self.nearness
+            near = np.arange(len(key))
+            if k < len(key):
+                near = np.flatnonzero(key <= np.partition(key, k - 1)[k - 1] + NEAR_TIE)
+            if len(near) == k:
+                near_key = key.take(near)
+                by_key = np.argsort(near_key)
+                ranked = near_key.take(by_key).tolist()
+                if all(b - a > NEAR_TIE for a, b in pairwise(ranked)):
+                    order: list[int] = near.take(by_key).tolist()
+                    return order
+        return nearest_by_distance(self.dist, k)
 
     @property
     def n_lines(self) -> int:
@@ -139,6 +171,18 @@ class Strategy(Protocol):
 
 STRATEGIES = Registry("strategy")
 register = STRATEGIES.register
+
+
+def nearest_by_distance(dist: FloatArray, k: int) -> list[int]:
+    """``np.argsort(dist, kind="stable")[:k].tolist()``: the k nearest, ties by position.
+
+    Without sorting them all: every candidate farther than the k-th smallest distance ranks after the k
+    nearest, so only those at most that far are sorted (in position order, stably: ties keep the priority
+    order).
+    """
+    near = np.flatnonzero(dist <= np.partition(dist, k - 1)[k - 1])
+    order: list[int] = near.take(np.argsort(dist.take(near), kind="stable")[:k]).tolist()
+    return order
 
 
 def units_coverable_by(ctx: SourcingContext, avail: list[int], remaining: list[int]) -> int:

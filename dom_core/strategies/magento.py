@@ -5,9 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
-import numpy.typing as npt
-
 from dom_core.carriers import Objective
 from dom_core.strategies.base import Plan, SourcingContext, register, walk
 
@@ -37,21 +34,9 @@ class DistanceBased:
 
     def plan(self, ctx: SourcingContext) -> Plan:
         """Magento's distance-based algorithm (Haversine, offline); ties by priority."""
-        dist = ctx.dist
-        k = min(ctx.model.cutoff, len(ctx.cand))
-        order = _nearest(dist, k)
+        order = ctx.nearest(min(ctx.model.cutoff, len(ctx.cand)))
         plan = walk(ctx, order)
-        plan.scores = dict(zip(order, dist.take(order).tolist(), strict=True))
+        if ctx.explain:  # the scores only show in the explanation
+            plan.scores = dict(zip(order, ctx.dist_of(order), strict=True))
         plan.why = "distance: sources walked nearest first"
         return plan
-
-
-def _nearest(dist: npt.NDArray[np.float64], k: int) -> list[int]:
-    """``np.argsort(dist, kind="stable")[:k]``: the k nearest, ties by position, without sorting them all.
-
-    Every candidate farther than the k-th smallest distance ranks after the k nearest, so only those
-    at most that far are sorted (in position order, stably, so ties keep the priority order).
-    """
-    near = np.flatnonzero(dist <= np.partition(dist, k - 1)[k - 1])
-    order: list[int] = near.take(np.argsort(dist.take(near), kind="stable")[:k]).tolist()
-    return order
