@@ -66,6 +66,8 @@ DEFAULT_REFUND_SHARE: Mapping[Grade, float] = {Grade.A: 1.0, Grade.B: 1.0, Grade
 
 
 def _enum(kind: type[E], value: str, field_name: str) -> E:
+    if isinstance(value, kind):
+        return value
     try:
         return kind(value)
     except ValueError:
@@ -142,19 +144,74 @@ class ReturnDecision:
 
 
 @dataclass(frozen=True, slots=True)
+class _Candidates:
+    """An inventory model's eligible return locations as arrays (built once per model)."""
+
+    idx: npt.NDArray[np.intp]
+    priority: npt.NDArray[np.int64]
+    members: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class ReturnContext:
-    """What a return-location policy sees; ``cand``: eligible location indices, nearest first."""
+    """What a return-location policy sees: the eligible location indices ``idx`` and their ``km`` from
+    the customer (``cand``, nearest first, and ``dist`` are built on first use).
+
+    ``explain`` is False when the decision's explanation carries no notes, so policies may skip remarks.
+    """
 
     request: ReturnRequest
     network: Network
     ledger: InventoryLedger
     sku: int
-    cand: tuple[int, ...]
-    dist: Mapping[int, float]  # location index -> km from the customer
+    idx: npt.NDArray[np.intp]
+    km: npt.NDArray[np.float64]
+    priority: npt.NDArray[np.int64]
+    members: frozenset[int]
+    explain: bool = True
+    _sorted: list[tuple[tuple[int, ...], dict[int, float]]] = field(default_factory=list, repr=False)
+
+    def _order(self) -> tuple[tuple[int, ...], dict[int, float]]:
+        if not self._sorted:
+            # nearest first; ties by priority, then network order (lexsort: last key is primary)
+            order = np.lexsort((self.idx, self.priority, self.km))
+            cand = tuple(self.idx[order].tolist())
+            self._sorted.append((cand, dict(zip(cand, self.km[order].tolist(), strict=True))))
+        return self._sorted[0]
+
+    @property
+    def cand(self) -> tuple[int, ...]:
+        """Eligible location indices, nearest first (ties by priority, then network order)."""
+        return self._order()[0]
+
+    @property
+    def dist(self) -> Mapping[int, float]:
+        """Location index -> km from the customer, for every candidate."""
+        return self._order()[1]
+
+    def accepts(self, loc: int) -> bool:
+        """Whether location index ``loc`` is a candidate."""
+        return loc in self.members
 
     def nearest(self, among: tuple[int, ...] | None = None) -> int:
         """The nearest of ``among`` (default: every candidate); ties go to priority, then network order."""
-        return self.cand[0] if among is None else next(i for i in self.cand if i in among)
+        if among is None:
+            return self.nearest_at(None)
+        pos = np.flatnonzero(np.isin(self.idx, np.asarray(among, dtype=np.intp)))
+        if not pos.size:
+            raise DomError("among", "none of these locations is a return candidate")
+        return self.nearest_at(pos)
+
+    def nearest_at(self, positions: npt.NDArray[np.intp] | None) -> int:
+        """``nearest`` of the candidates at ``positions`` of ``idx`` (None: all), without sorting them all."""
+        km = self.km if positions is None else self.km[positions]
+        tie = np.flatnonzero(km == km.min())
+        if positions is not None:
+            tie = positions[tie]
+        if tie.size == 1:
+            return int(self.idx[tie[0]])
+        locs = self.idx[tie]
+        return int(locs[np.lexsort((locs, self.priority[tie]))[0]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +251,7 @@ class Nearest:
 
 def _preferred(ctx: ReturnContext, loc_id: str | None, what: str) -> Choice:
     idx = None if loc_id is None else ctx.network.loc_index.get(loc_id)
-    if idx is not None and idx in ctx.cand:
+    if idx is not None and ctx.accepts(idx):
         return Choice(idx, what)
     if loc_id is None:
         return Choice(ctx.nearest(), f"no {what}; nearest return location")
@@ -243,15 +300,21 @@ class NeedsStock:
 
     def choose(self, ctx: ReturnContext) -> Choice:
         """Lowest days of cover within the radius, else nearest."""
-        near = tuple(i for i in ctx.cand if ctx.dist[i] <= self.radius_km)
-        far = {i: f"outside {self.radius_km:g} km" for i in ctx.cand if i not in near}
-        if not near:
+        inside = np.flatnonzero(ctx.km <= self.radius_km)
+        outside = f"outside {self.radius_km:g} km"
+        far: dict[int, str] = {}
+        if ctx.explain:
+            far = dict.fromkeys(ctx.idx[ctx.km > self.radius_km].tolist(), outside)
+        if not inside.size:
             return Choice(ctx.nearest(), f"none within {self.radius_km:g} km; nearest return location", far)
-        cover = ctx.ledger.days_of_cover(ctx.sku, np.array(near, dtype=np.intp))
-        by_loc = {i: float(c) for i, c in zip(near, cover, strict=True)}
-        low = min(by_loc.values())
-        best = ctx.nearest(tuple(i for i in near if by_loc[i] == low))
-        remarks = far | {i: f"cover {c:.2f} d" for i, c in by_loc.items()}
+        cover = ctx.ledger.days_of_cover(ctx.sku, ctx.idx[inside])
+        low = float(cover.min())
+        best = ctx.nearest_at(inside[cover == low])
+        remarks = far
+        if ctx.explain:
+            remarks = far | {
+                i: f"cover {c:.2f} d" for i, c in zip(ctx.idx[inside].tolist(), cover.tolist(), strict=True)
+            }
         return Choice(best, f"lowest days of cover ({low:.2f}) within {self.radius_km:g} km", remarks)
 
 
@@ -305,14 +368,7 @@ class ReturnsEngine:
     network: Network
     policy: ReturnLocationPolicy = field(default_factory=Nearest)
     terms: ReturnTerms = field(default_factory=ReturnTerms)
-    _candidates: dict[str, tuple[int, ...]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
-    _priorities: npt.NDArray[np.int64] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        priorities = np.array([loc.priority for loc in self.network.locations], dtype=np.int64)
-        object.__setattr__(self, "_priorities", priorities)  # frozen: set once at construction
+    _candidates: dict[str, _Candidates] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_spec(
@@ -323,11 +379,17 @@ class ReturnsEngine:
 
     def candidates(self, model: InventoryModel) -> tuple[int, ...]:
         """Enabled locations accepting returns, among the model's return locations if it lists any."""
+        return tuple(self._arrays(model).idx.tolist())
+
+    def _arrays(self, model: InventoryModel) -> _Candidates:
         cached = self._candidates.get(model.name)
         if cached is None:
+            net = self.network
             listed = model.return_locations
-            among = [self.network.loc_index[i] for i in listed] if listed else None
-            cached = tuple(self.network.with_capability(Capability.ACCEPT_RETURNS, among))
+            among = [net.loc_index[i] for i in listed] if listed else None
+            idx = np.array(net.with_capability(Capability.ACCEPT_RETURNS, among), dtype=np.intp)
+            priority = np.array([net.locations[i].priority for i in idx.tolist()], dtype=np.int64)
+            cached = _Candidates(idx, priority, frozenset(idx.tolist()))
             self._candidates[model.name] = cached
         return cached
 
@@ -356,25 +418,19 @@ class ReturnsEngine:
             rejected = (
                 f"{request.days_since_delivery:g} days since delivery, outside the {window:g}-day window"
             )
-        elif not (cand := self.candidates(model)):
+        elif not (cand := self._arrays(model)).idx.size:
             rejected = "no enabled location accepts returns for this inventory model"
         if rejected is not None:
             why = Explanation(self.policy.name, model.name, (), f"rejected: {rejected}")
             return ReturnDecision(request, why, rejected=rejected)
-        km = net.distances_km(request.lat, request.lon)
-        idx = np.fromiter(cand, dtype=np.intp, count=len(cand))
-        near = km[idx]
-        # nearest first; ties by priority, then network order (lexsort: last key is primary)
-        cand = tuple(idx[np.lexsort((idx, self._priorities[idx], near))].tolist())
-        ctx = ReturnContext(
-            request, net, ledger, s, cand, dict(zip(cand, km[list(cand)].tolist(), strict=True))
-        )
+        km = net.distances_km(request.lat, request.lon).take(cand.idx)
+        ctx = ReturnContext(request, net, ledger, s, cand.idx, km, cand.priority, cand.members, explain)
         choice = self.policy.choose(ctx)
-        atp = ledger.atp_matrix([s], np.array(cand, dtype=np.intp))[0] if explain else []
-        notes = (
-            ()
-            if not explain
-            else tuple(
+        notes: tuple[CandidateNote, ...] = ()
+        if explain:
+            ranked = ctx.cand
+            atp = ledger.atp_matrix([s], np.array(ranked, dtype=np.intp))[0]
+            notes = tuple(
                 CandidateNote(
                     net.locations[i].id,
                     _status(i == choice.location, choice.remarks.get(i)),
@@ -382,9 +438,8 @@ class ReturnsEngine:
                     r,
                     ctx.dist[i],
                 )
-                for r, (i, a) in enumerate(zip(cand, atp, strict=True), start=1)
+                for r, (i, a) in enumerate(zip(ranked, atp, strict=True), start=1)
             )
-        )
         chosen = net.locations[choice.location].id
         why = Explanation(self.policy.name, model.name, notes, f"{choice.why}: {chosen}")
         disposition = self.terms.disposition[request.grade]

@@ -11,6 +11,7 @@ Stock lives only in the engine's ledger; the model records flat rows that become
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from collections.abc import Callable
@@ -23,7 +24,7 @@ import polars as pl
 import simpy
 
 from dom_core.capacity import CapacityBook
-from dom_core.decision import Decision
+from dom_core.decision import Decision, Shipment
 from dom_core.engine import SourcingEngine
 from dom_core.model import HOURS_PER_DAY, FulfilmentType, LocationKind, Order, OrderLine
 from dom_core.optimise.batch import BatchReoptimiser
@@ -172,6 +173,17 @@ class Simulation:
             if loc.is_store and (carried := np.flatnonzero(world.carried[:, i])).size
         ]
         self.services = {s.name: s for s in world.carriers.services}
+        self._sku_ids = [sku.id for sku in self.network.skus]
+        self._loc_ids = [loc.id for loc in self.network.locations]
+        self._market_of = [world.market_names[m] for m in self.demand.market.tolist()]
+        self._channel_of = [self.demand.channels[c] for c in self.demand.channel.tolist()]
+        self._pickup_of = [self._loc_ids[p] if p >= 0 else None for p in self.demand.pickup.tolist()]
+        self._horizon_end = (sc.horizon_days + DRAIN_DAYS) * HOURS_PER_DAY
+        grades = sc.returns.grades
+        self._grade_names = list(grades)
+        cum = np.cumsum([grades[g] for g in self._grade_names])
+        self._grade_cdf = (cum / cum[-1]).tolist()
+        self._grade_of = {g: Grade(g) for g in self._grade_names}
         self.events_processed = 0
         self.units_shipped = 0
         self.units_walkin = 0
@@ -204,36 +216,44 @@ class Simulation:
         d, env = self.demand, self.env
         n = len(d)
         tick = max(1, n // 100)
-        for k in range(n):
-            delay = d.t[k] - env.now
-            if delay > 0:
-                yield env.timeout(delay)
-            self._place(k)
-            if self.progress is not None and k % tick == 0:
-                self.progress(k / n)
+        chunk = 4096  # demand columns become Python lists a chunk at a time (cheap access, flat memory)
+        for lo in range(0, n, chunk):
+            hi = min(n, lo + chunk)
+            times = d.t[lo:hi].tolist()
+            starts = d.line_start[lo : hi + 1].tolist()
+            a0 = starts[0]
+            skus = d.line_sku[a0 : starts[-1]].tolist()
+            qtys = d.line_qty[a0 : starts[-1]].tolist()
+            for i, t in enumerate(times):
+                k = lo + i
+                delay = t - env.now
+                if delay > 0:
+                    yield env.timeout(delay)
+                a, b = starts[i], starts[i + 1]
+                self._place(
+                    k, list(zip(range(a, b), skus[a - a0 : b - a0], qtys[a - a0 : b - a0], strict=True))
+                )
+                if self.progress is not None and k % tick == 0:
+                    self.progress(k / n)
         if self.progress is not None:
             self.progress(1.0)
 
     def _order(self, k: int, lines: list[tuple[int, int, int]], ref: str) -> Order:
-        d, net = self.demand, self.network
-        pickup = int(d.pickup[k])
+        d, sku_ids = self.demand, self._sku_ids
         return Order(
             ref,
-            self.world.market_names[int(d.market[k])],
-            d.channels[int(d.channel[k])],
+            self._market_of[k],
+            self._channel_of[k],
             float(d.t[k]),
             float(d.lat[k]),
             float(d.lon[k]),
-            tuple(OrderLine(str(li), net.skus[s].id, q) for li, s, q in lines),
+            tuple([OrderLine(str(li), sku_ids[s], q) for li, s, q in lines]),
             d.fulfilment[k],
-            net.locations[pickup].id if pickup >= 0 else None,
+            self._pickup_of[k],
             self.sc.demand.max_delivery_days,
         )
 
-    def _place(self, k: int) -> None:
-        d = self.demand
-        a, b = int(d.line_start[k]), int(d.line_start[k + 1])
-        lines = [(li, int(d.line_sku[li]), int(d.line_qty[li])) for li in range(a, b)]
+    def _place(self, k: int, lines: list[tuple[int, int, int]]) -> None:
         ref = f"O{k}"
         if self.reoptimiser is not None:
             self.held.append((k, ref, lines, self._order(k, lines, ref)))
@@ -275,37 +295,40 @@ class Simulation:
     def _after_decision(
         self, k: int, ref: str, lines: list[tuple[int, int, int]], dec: Decision, attempt: int
     ) -> None:
-        now, net = self.env.now, self.network
+        now, loc_index = self.env.now, self.network.loc_index
         by_line = {str(li): (li, s) for li, s, _ in lines}
-        for src in {t.from_location for t in dec.transfers}:  # transfer sources ship to the primary now
-            self.ledger.commit(ref, now, loc=net.loc_index[src])
-        ready = max((t.arrive_at for t in dec.transfers), default=now)
+        events = self.records.events if self.record_events else None
+        transfers = dec.transfers
+        ready = now
+        if transfers:
+            for src in {t.from_location for t in transfers}:  # transfer sources ship to the primary now
+                self.ledger.commit(ref, now, loc=loc_index[src])
+            ready = max(t.arrive_at for t in transfers)
         for n_ship, s in enumerate(dec.shipments):
-            job = PickJob(
-                ref,
-                k,
-                net.loc_index[s.location],
-                s.units,
-                s.service,
-                s.promised_at,
-                now,
-                n_ship,
-                [(by_line[ln.line_id][0], by_line[ln.line_id][1], ln.qty) for ln in s.lines],
-                s.distance_km,
-            )
-            if ready > now and dec.transfers:
-                self._at(ready - now, self.queues[job.loc].append, job)
+            job_lines = []
+            units = 0
+            for ln in s.lines:
+                li, s_idx = by_line[ln.line_id]
+                job_lines.append((li, s_idx, ln.qty))
+                units += ln.qty
+            loc = loc_index[s.location]
+            job = PickJob(ref, k, loc, units, s.service, s.promised_at, now, n_ship, job_lines, s.distance_km)
+            if ready > now:
+                self._at(ready - now, self.queues[loc].append, job)
             else:
-                self.queues[job.loc].append(job)
-            self._event(now, "sourced", ref, s.location, s.units)
+                self.queues[loc].append(job)
+            if events is not None:
+                events.append((now, "sourced", ref, s.location, units))
         lost = 0
         backordered: list[tuple[int, int, int]] = []
-        for u in dec.unfulfilled:
-            li, s_idx = by_line[u.line_id]
-            if self.sc.operations.stockout == "backorder":
-                backordered.append((li, s_idx, u.qty))
-            else:
-                lost += u.qty
+        if dec.unfulfilled:
+            back = self.sc.operations.stockout == "backorder"
+            for u in dec.unfulfilled:
+                if back:
+                    li, s_idx = by_line[u.line_id]
+                    backordered.append((li, s_idx, u.qty))
+                else:
+                    lost += u.qty
         if backordered:
             self.backorders.append((k, now, backordered, attempt + 1))
             self._event(now, "backordered", ref, "", sum(q for _, _, q in backordered))
@@ -326,7 +349,19 @@ class Simulation:
     ) -> None:
         """One row of the orders table (``dec`` is None for a backorder cancelled after its wait)."""
         d = self.demand
-        shipments = dec.shipments if dec is not None else ()
+        if dec is None:
+            shipments: tuple[Shipment, ...] = ()
+            allocated, transfer_cost, co2, promised = 0, 0.0, 0.0, math.nan
+        else:
+            shipments = dec.shipments
+            allocated = 0
+            for s in shipments:
+                for ln in s.lines:
+                    allocated += ln.qty
+            # sum() as in Decision.co2_kg/cost: the same float additions in the same order
+            transfer_cost = sum([t.cost for t in dec.transfers]) if dec.transfers else 0
+            co2 = dec.co2_kg
+            promised = max([s.promised_at for s in shipments]) if shipments else math.nan
         self.records.orders.append(
             (
                 ref,
@@ -334,20 +369,20 @@ class Simulation:
                 float(d.t[k]),
                 self.env.now,
                 attempt,
-                self.world.market_names[int(d.market[k])],
-                d.channels[int(d.channel[k])],
+                self._market_of[k],
+                self._channel_of[k],
                 d.fulfilment[k].value,
                 len(lines),
                 units,
-                dec.units_allocated if dec is not None else 0,
+                allocated,
                 lost,
-                sum(q for _, _, q in backordered),
+                sum(q for _, _, q in backordered) if backordered else 0,
                 len(shipments),
-                sum(s.shipping_cost for s in shipments),
-                sum(s.handling_cost for s in shipments),
-                sum(t.cost for t in dec.transfers) if dec is not None else 0.0,
-                dec.co2_kg if dec is not None else 0.0,
-                dec.promised_at if dec is not None and shipments else math.nan,
+                sum([s.shipping_cost for s in shipments]),
+                sum([s.handling_cost for s in shipments]),
+                transfer_cost,
+                co2,
+                promised,
             )
         )
 
@@ -364,37 +399,42 @@ class Simulation:
 
     def _pick(self, loc: int, queue: deque[PickJob], budget: float) -> None:
         now = self.env.now + 1.0  # picked by the end of this hour
-        net = self.network
-        location = net.locations[loc]
-        while queue and (queue[0].units <= budget or budget >= self.cap_per_hour[loc]):
+        location = self.network.locations[loc]
+        loc_id, kind = location.id, location.kind.value
+        reservations, shipments = self.ledger.reservations, self.records.shipments
+        events = self.records.events if self.record_events else None
+        u_transit = self.demand.u_transit
+        cap = self.cap_per_hour[loc]
+        picked = 0
+        while queue and (queue[0].units <= budget or budget >= cap):
             job = queue.popleft()
-            budget -= job.units
-            self.picked_today[loc] += job.units
-            if any(held[0] == loc for held in self.ledger.reservations.get(job.ref, ())):
+            units = job.units
+            budget -= units
+            picked += units
+            if any(held[0] == loc for held in reservations.get(job.ref, ())):
                 self.ledger.commit(job.ref, now, loc=loc)  # transferred-in units were committed at the source
-            self.units_shipped += job.units
+            self.units_shipped += units
             self.events_processed += 1
             if job.service == "pickup":
                 shipped_at = delivered = now
             else:
                 service = self.services[job.service]
                 shipped_at = service.ship_time(now, 24.0)
-                km = job.km
-                u = self.demand.u_transit[job.order, min(job.shipment_no, MAX_SHIPMENT_DRAWS - 1)]
+                u = float(u_transit[job.order, min(job.shipment_no, MAX_SHIPMENT_DRAWS - 1)])
                 t = service.transit
                 days = (
                     float(triangular_ppf(u, t.min_days, t.mode_days, t.max_days))
-                    + t.extra_days_per_1000_km * km / 1000
+                    + t.extra_days_per_1000_km * job.km / 1000
                 )
                 delivered = shipped_at + days * HOURS_PER_DAY
-            self.records.shipments.append(
+            shipments.append(
                 (
                     job.ref,
                     job.order,
-                    location.id,
-                    location.kind.value,
+                    loc_id,
+                    kind,
                     job.service,
-                    job.units,
+                    units,
                     job.decided_at,
                     now,
                     shipped_at,
@@ -402,32 +442,35 @@ class Simulation:
                     delivered,
                 )
             )
-            self._event(now, "picked", job.ref, location.id, job.units)
-            self._event(delivered, "delivered", job.ref, location.id, job.units)
-            self._schedule_returns(job, delivered, location.id)
+            if events is not None:
+                events.append((now, "picked", job.ref, loc_id, units))
+                events.append((delivered, "delivered", job.ref, loc_id, units))
+            self._schedule_returns(job, delivered, loc_id)
             if budget <= 0:
                 break
+        self.picked_today[loc] += picked
 
     # -------------------------------------------------------------- returns
     def _schedule_returns(self, job: PickJob, delivered: float, shipped_from: str) -> None:
         d, rs = self.demand, self.sc.returns
+        rate = self.world.return_rate
         for li, s, qty in job.lines:
-            if d.u_return[li] >= self.world.return_rate[s]:
+            if d.u_return[li] >= rate[s]:
                 continue
             delay = float(
-                triangular_ppf(d.u_return_delay[li], rs.delay_days.min, rs.delay_days.mode, rs.delay_days.max)
+                triangular_ppf(
+                    float(d.u_return_delay[li]), rs.delay_days.min, rs.delay_days.mode, rs.delay_days.max
+                )
             )
             at = delivered + delay * HOURS_PER_DAY
-            if at >= (self.sc.horizon_days + DRAIN_DAYS) * HOURS_PER_DAY:
+            if at >= self._horizon_end:
                 continue
             self._at(at - self.env.now, self._return, job, li, s, qty, delay, shipped_from)
 
     def _return(self, job: PickJob, li: int, s: int, qty: int, delay: float, shipped_from: str) -> None:
         d, net = self.demand, self.network
-        grades = self.sc.returns.grades
-        names = list(grades)
-        cum = np.cumsum([grades[g] for g in names])
-        grade = names[min(int(np.searchsorted(cum / cum[-1], d.u_grade[li], side="right")), len(names) - 1)]
+        names = self._grade_names
+        grade = names[min(bisect.bisect_right(self._grade_cdf, float(d.u_grade[li])), len(names) - 1)]
         sku = net.skus[s]
         request = ReturnRequest(
             job.ref,
@@ -435,11 +478,11 @@ class Simulation:
             sku.id,
             qty,
             ReturnReason.DEFECTIVE if grade == "D" else ReturnReason.CHANGED_MIND,
-            Grade(grade),
+            self._grade_of[grade],
             float(d.lat[job.order]),
             float(d.lon[job.order]),
-            self.world.market_names[int(d.market[job.order])],
-            d.channels[int(d.channel[job.order])],
+            self._market_of[job.order],
+            self._channel_of[job.order],
             sku.price,
             delay,
             shipped_from,
