@@ -75,7 +75,7 @@ class Network:
     handling_per_line: FloatArray = field(init=False)
     _rad_lats: FloatArray = field(init=False, repr=False)  # radians and cosines of lats, for haversine
     _cos_lats: FloatArray = field(init=False, repr=False)
-    _trig_lists: tuple[list[float], list[float], list[float]] = field(init=False, repr=False)  # as lists
+    _trig_rows: list[tuple[float, float, float]] = field(init=False, repr=False)  # (rad lat, cos lat, lon)
     _neg_unit: FloatArray = field(init=False, repr=False)  # minus each location's unit vector, (n, 3)
     _model_by_key: dict[tuple[str, str], InventoryModel] = field(init=False)
     _distance_cache: Any = field(init=False, repr=False)
@@ -95,7 +95,9 @@ class Network:
         )
         self._rad_lats = np.radians(self.lats)
         self._cos_lats = np.cos(self._rad_lats)
-        self._trig_lists = (self._rad_lats.tolist(), self._cos_lats.tolist(), self.lons.tolist())
+        self._trig_rows = list(
+            zip(self._rad_lats.tolist(), self._cos_lats.tolist(), self.lons.tolist(), strict=True)
+        )
         rad_lons = np.radians(self.lons)
         unit = np.column_stack(
             (self._cos_lats * np.cos(rad_lons), self._cos_lats * np.sin(rad_lons), np.sin(self._rad_lats))
@@ -185,28 +187,28 @@ class Network:
             self.lons.take(loc_idx),
         )
 
-    def distances_km_few(self, lat: float, lon: float, loc_idx: Sequence[int]) -> list[float]:
-        """``distances_km(lat, lon)[loc_idx].tolist()`` (equal floats), uncached, in scalar arithmetic.
+    @staticmethod
+    def point(lat: float, lon: float) -> tuple[float, float]:
+        """The point distances from (lat, lon) are computed for: rounded to 5 decimals (about a metre)."""
+        return round(lat, 5), round(lon, 5)
 
-        Cheaper than ``distances_km_to`` for a handful of locations, which it is meant for.
+    def distances_km_few(self, point: tuple[float, float], loc_idx: Sequence[int]) -> list[float]:
+        """``distances_km(lat, lon)[loc_idx].tolist()`` (equal floats) for ``point = point(lat, lon)``.
+
+        Uncached, in scalar arithmetic: cheaper than ``distances_km_to`` for a handful of locations.
         """
-        rad_lats, cos_lats, lons = self._trig_lists
-        return haversine_prepared_few_km(
-            round(lat, 5),
-            round(lon, 5),
-            [rad_lats[i] for i in loc_idx],
-            [cos_lats[i] for i in loc_idx],
-            [lons[i] for i in loc_idx],
-        )
+        rows = self._trig_rows
+        return haversine_prepared_few_km(point[0], point[1], [rows[i] for i in loc_idx])
 
-    def nearness(self, lat: float, lon: float) -> FloatArray:
-        """A key per location ordering them as ``distances_km(lat, lon)`` does, up to ``NEAR_TIE``.
+    def nearness(self, point: tuple[float, float]) -> FloatArray:
+        """A key per location ordering them as ``distances_km(lat, lon)`` does, up to ``NEAR_TIE``, for
+        ``point = point(lat, lon)``.
 
         Minus the cosine of the central angle (a dot product of unit vectors: no trigonometry per
         location). Where two keys differ by more than ``NEAR_TIE`` the distances differ the same way;
         closer keys say nothing (equal distances may have slightly different keys and vice versa).
         """
-        p, q = math.radians(round(lat, 5)), math.radians(round(lon, 5))
+        p, q = math.radians(point[0]), math.radians(point[1])
         cos_p = math.cos(p)
         key: FloatArray = self._neg_unit @ np.array((cos_p * math.cos(q), cos_p * math.sin(q), math.sin(p)))
         return key

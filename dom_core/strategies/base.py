@@ -49,6 +49,7 @@ class SourcingContext:
     explain: bool = False  # an explanation is wanted: strategies may skip work only it uses otherwise
     _dist: FloatArray | None = field(default=None, repr=False)
     _near: FloatArray | None = field(default=None, repr=False)
+    _point: tuple[float, float] | None = field(default=None, repr=False)  # Network.point of the destination
     _dist_some: dict[int, float] = field(default_factory=dict, repr=False)  # position -> km, while no _dist
 
     @property
@@ -69,7 +70,7 @@ class SourcingContext:
         missing = [j for j in positions if j not in known]
         if missing:
             cand = self.cand
-            km = self.network.distances_km_few(self.dest_lat, self.dest_lon, [int(cand[j]) for j in missing])
+            km = self.network.distances_km_few(self.point, [int(cand[j]) for j in missing])
             known.update(zip(missing, km, strict=True))
         return [known[j] for j in positions]
 
@@ -82,10 +83,17 @@ class SourcingContext:
         return km
 
     @property
+    def point(self) -> tuple[float, float]:
+        """``Network.point`` of the destination."""
+        if self._point is None:
+            self._point = self.network.point(self.dest_lat, self.dest_lon)
+        return self._point
+
+    @property
     def nearness(self) -> FloatArray:
         """``Network.nearness`` per candidate: ordered as ``dist`` wherever keys differ by > NEAR_TIE."""
         if self._near is None:
-            self._near = self.network.nearness(self.dest_lat, self.dest_lon).take(self.cand)
+            self._near = self.network.nearness(self.point).take(self.cand)
         return self._near
 
     def nearest(self, k: int) -> list[int]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
 from dom_core.carriers import Objective
+from dom_core.network import NEAR_TIE
 from dom_core.strategies.base import Plan, SourcingContext, register, units_coverable_by, walk
 
 
@@ -31,12 +33,16 @@ def _key(
     ctx: SourcingContext,
     pos: npt.NDArray[np.intp] | None,
     coverable: npt.NDArray[np.int64] | None,
+    exact: bool,
 ) -> Key:
     """The rule's key (smaller ranks first) for the candidates at ``pos`` (ascending; None: all of them).
 
     ``coverable`` is ``ctx.units_coverable()``. Integer keys stay integers (they order as their floats would).
+    Unless ``exact``, ``closest`` is keyed by ``ctx.nearness`` rather than by the distances.
     """
     if rule is RankingRule.CLOSEST:
+        if not exact:
+            return ctx.nearness if pos is None else ctx.nearness.take(pos)
         if pos is None:
             return ctx.dist
         if 4 * len(pos) > len(ctx.cand):  # computing all candidates' distances is about as cheap
@@ -54,6 +60,42 @@ def _key(
         return np.array([locs[i].market != market for i in cand], dtype=np.int64)
     assert coverable is not None
     return -(coverable if pos is None else coverable.take(pos))
+
+
+def _rank(
+    ctx: SourcingContext,
+    rules: tuple[RankingRule, ...],
+    coverable: npt.NDArray[np.int64] | None,
+    k: int,
+    exact: bool,
+) -> list[int] | None:
+    """The first ``k`` positions of the lexicographic ranking by ``rules`` (ties by position).
+
+    Not ``exact``: ``closest`` ranks by nearness keys, and the ranking is returned only where they decide
+    as the distances would, i.e. no two neighbours among the first k + 1 that agree on the rules before
+    ``closest`` have keys within NEAR_TIE (else None: rank ``exact``ly).
+    """
+    first = _key(rules[0], ctx, None, coverable, exact)
+    # Only the first k of the ranking are used: candidates ranking after the k-th by the first rule alone
+    # cannot be among them, so the other rules' keys are computed for the rest only (those within NEAR_TIE
+    # of the k-th nearness key may rank before it by distance).
+    limit = np.partition(first, k - 1)[k - 1]
+    if not exact and rules[0] is RankingRule.CLOSEST:
+        limit = limit + NEAR_TIE
+    pos = np.flatnonzero(first <= limit)
+    keys = [first.take(pos), *(_key(rule, ctx, pos, coverable, exact) for rule in rules[1:])]
+    by_rank = np.lexsort(keys[::-1])  # lexsort's last key is the primary one
+    ranked: list[int] = pos.take(by_rank[:k]).tolist()
+    if exact or RankingRule.CLOSEST not in rules:
+        return ranked
+    c = rules.index(RankingRule.CLOSEST)
+    top = by_rank[: k + 1]
+    near = keys[c].take(top).tolist()
+    before = [key.take(top).tolist() for key in keys[:c]]
+    for t in range(len(near) - 1):
+        if near[t + 1] - near[t] <= NEAR_TIE and all(b[t] == b[t + 1] for b in before):
+            return None
+    return ranked
 
 
 @register("ranked")
@@ -80,22 +122,23 @@ class Ranked:
         if RankingRule.PRIORITY in rules:
             rules = rules[: rules.index(RankingRule.PRIORITY)]
         if rules:
-            # Only the first k of the ranking are used: candidates ranking after the k-th by the first rule
-            # alone cannot be among them, so the other rules' keys (distances!) are computed for the rest.
-            first = _key(rules[0], ctx, None, coverable)
-            pos = np.flatnonzero(first <= np.partition(first, k - 1)[k - 1])
-            keys = [_key(rule, ctx, pos, coverable) for rule in reversed(rules[1:])]
-            order = pos.take(np.lexsort([*keys, first.take(pos)]))
+            ranked = _rank(ctx, rules, coverable, k, exact=False)
+            if ranked is None:
+                ranked = _rank(ctx, rules, coverable, k, exact=True)
+                assert ranked is not None
         else:
-            order = np.arange(n)
-        ranked: list[int] = order[:k].tolist()
-        names = ", ".join(r.value for r in self.rules)
+            ranked = list(range(k))
         if coverable is not None and self.rules[0] is RankingRule.MINIMISE_SPLITS:
             plan = _greedy_cover(ctx, ranked, coverable.tolist())
         else:
             plan = walk(ctx, ranked)
-        plan.why = f"ranked by [{names}]"
+        plan.why = _why(self.rules)
         return plan
+
+
+@cache
+def _why(rules: tuple[RankingRule, ...]) -> str:
+    return f"ranked by [{', '.join(r.value for r in rules)}]"
 
 
 def _greedy_cover(ctx: SourcingContext, ranked: list[int], coverable: list[int]) -> Plan:
