@@ -20,7 +20,7 @@ import numpy.typing as npt
 from dom_core.carriers import Objective
 from dom_core.model import FulfilmentType
 from dom_core.quoting import quote_many
-from dom_core.strategies.base import Plan, SourcingContext, register, units_coverable_by
+from dom_core.strategies.base import Plan, SourcingContext, register
 
 F = npt.NDArray[np.float64]
 
@@ -72,52 +72,74 @@ class Weighted:
         """Best single location or greedy cover by score per unit."""
         scores = candidate_scores(ctx, self.carrier_objective, self.cost, self.time, self.co2, self.balance)
         k = min(ctx.model.cutoff, len(ctx.cand))
-        ranked = [int(j) for j in np.argsort(scores, kind="stable")[:k] if np.isfinite(scores[j])]
-        covers = ctx.covers_order()
-        full = [j for j in ranked if covers[j]]
-        greedy = _greedy(ctx, ranked, scores)
+        top = np.argsort(scores, kind="stable")[:k]
+        top = top[np.isfinite(scores.take(top))]
+        ranked: list[int] = top.tolist()
+        top_scores = scores.take(top)
+        atp = ctx.atp.take(top, axis=1)  # SKU rows x ranked candidates
+        need = ctx.row_need()
+        full = np.flatnonzero((atp >= need[:, None]).all(axis=0))
+        greedy = _greedy(ctx, ranked, top_scores, atp, need)
         greedy_units = sum(sum(v.values()) for v in greedy.picks.values())
         greedy_score = sum(scores[j] for j in greedy.picks) + self.split_penalty * max(
             0, len(greedy.picks) - 1
         )
-        if full and (greedy_units < sum(ctx.line_qty) or scores[full[0]] <= greedy_score):
-            j = full[0]
+        if full.size and (greedy_units < sum(ctx.line_qty) or top_scores[full[0]] <= greedy_score):
+            j = ranked[int(full[0])]
             plan = Plan(considered=ranked)
             for i, qty in enumerate(ctx.line_qty):
                 plan.take(j, i, qty)
-            best = ctx.network.locations[ctx.cand[j]].id
-            plan.why = f"{self.name}: {best} ships the whole order at the best score"
+            if ctx.explain:
+                best = ctx.network.locations[ctx.cand[j]].id
+                plan.why = f"{self.name}: {best} ships the whole order at the best score"
         else:
             plan = greedy
             plan.considered = ranked
             plan.why = f"{self.name}: greedy cover by score per unit (split penalty {self.split_penalty})"
-        plan.scores = {j: float(scores[j]) for j in ranked}
+        if ctx.explain:
+            plan.scores = dict(zip(ranked, top_scores.tolist(), strict=True))
         return plan
 
 
-def _greedy(ctx: SourcingContext, ranked: list[int], scores: F) -> Plan:
+def _greedy(
+    ctx: SourcingContext,
+    ranked: list[int],
+    scores: F,
+    atp: npt.NDArray[np.int64],
+    need: npt.NDArray[np.int64],
+) -> Plan:
+    """Repeatedly take the ranked candidate with the lowest score per unit it can still ship.
+
+    ``scores`` and ``atp`` (SKU rows x candidates) are aligned with ``ranked``; ``need`` is per SKU row.
+    A candidate ships min(still needed, ATP) of each row (lines of one SKU share its row).
+    """
     plan = Plan()
     remaining = list(ctx.line_qty)
-    stock = ctx.stock(ranked)
-    while sum(remaining) and len(plan.picks) < ctx.model.max_shipments:
-        best, best_ratio = -1, np.inf
-        for j in ranked:
-            if j in plan.picks:
-                continue
-            units = units_coverable_by(ctx, stock[j], remaining)
-            if units and scores[j] / units < best_ratio:
-                best, best_ratio = j, scores[j] / units
-        if best < 0:
+    left = need.copy()  # still needed per SKU row
+    usable = np.ones(len(ranked), dtype=bool)  # not picked yet
+    line_row = ctx.line_row
+    while left.any() and len(plan.picks) < ctx.model.max_shipments:
+        units = np.minimum(atp, left[:, None]).sum(axis=0)
+        ok = usable & (units > 0)
+        if not ok.any():
             break
-        avail = stock[best]
-        for i, need in enumerate(remaining):
-            r = ctx.line_row[i]
-            take = min(need, avail[r])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(ok, scores / units, np.inf)
+        pos = int(np.argmin(ratio))
+        if not ratio[pos] < np.inf:
+            break
+        usable[pos] = False
+        best = ranked[pos]
+        avail = atp[:, pos].tolist()
+        for i, want in enumerate(remaining):
+            r = line_row[i]
+            take = min(want, avail[r])
             if take > 0:
                 plan.take(best, i, take)
                 avail[r] -= take
                 remaining[i] -= take
-    if sum(remaining) and len(plan.picks) >= ctx.model.max_shipments:
+                left[r] -= take
+    if left.any() and len(plan.picks) >= ctx.model.max_shipments:
         plan.shortfall = f"max_shipments {ctx.model.max_shipments} reached"
     return plan
 
