@@ -207,6 +207,14 @@ def goals(rows: list[Row], bound: float, label: str) -> list[str]:
     return out
 
 
+def _change(split: float, ref: float) -> str:
+    """'N% fewer' / 'N% more' split orders than the reference rate."""
+    if not ref:
+        return "-"
+    cut = 1.0 - split / ref
+    return f"{100 * cut:.0f}% fewer" if cut >= 0 else f"{-100 * cut:.0f}% more"
+
+
 def window_sweep(
     inst: Instance,
     penalty: float,
@@ -234,7 +242,7 @@ def window_sweep(
             row = run_strategy(
                 name, inst.network, inst.carriers, inst.ledger, inst.orders, penalty, forecast, sweep_args
             )
-            cuts = [f"{100 * (1 - row.split / by[r].split):.0f}% fewer" if by[r].split else "-" for r in refs]
+            cuts = [_change(row.split, by[r].split) for r in refs]
             out.append(
                 f"| {name} | {window:g} | {release:g} | {row.cost / bound:.4f} | {100 * row.split:.1f}% | "
                 f"{' | '.join(cuts)} | {float(np.median(row.window_seconds)):.2f} | "
