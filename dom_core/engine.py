@@ -295,30 +295,30 @@ class SourcingEngine:
         refused: dict[int, tuple[int, str]] = {}
         void: set[int] = set()  # shipping positions whose parcel no service takes
         objective = strategy.carrier_objective
-        deadline = ctx.deadline
+        choose = self.carriers.choose_figures
+        cand, now, deadline, destination = ctx.cand, ctx.now, ctx.deadline, dest[2]
+        order_lines, physical, line_kg, sku_idx = order.lines, lines.physical, lines.kg, lines.sku_idx
+        pickup = order.fulfilment is FulfilmentType.PICKUP_IN_STORE
+        to_store = order.fulfilment is FulfilmentType.SHIP_TO_STORE
         for j, taken in plan.picks.items():
-            loc_i = int(ctx.cand[j])
+            loc_i = int(cand[j])
             loc = locs[loc_i]
             items, kg = 0, 0.0
             for i, qty in taken.items():
                 items += qty
-                kg += qty * lines.kg[i]
+                kg += qty * line_kg[i]
             km = kms[j]
-            at = ready.get(j, ctx.now)
-            if order.fulfilment is FulfilmentType.PICKUP_IN_STORE or (
-                order.fulfilment is FulfilmentType.SHIP_TO_STORE and loc.id == dest[2]
-            ):
+            at = ready.get(j, now) if ready else now
+            if pickup or (to_store and loc.id == destination):
                 ship_at = _pickup_ready(at, loc.cutoff_hour)
                 service, cost, promised, co2 = "pickup", 0.0, ship_at, 0.0
             else:
                 figures: tuple[str, float, float, float, float] | None
-                if order.fulfilment is FulfilmentType.SHIP_TO_STORE:
+                if to_store:
                     assert transfer_svc is not None
                     figures = transfer_svc.figures(at, loc.cutoff_hour, km, kg, items)
                 else:
-                    figures = self.carriers.choose_figures(
-                        objective, at, loc.cutoff_hour, km, kg, items, deadline
-                    )
+                    figures = choose(objective, at, loc.cutoff_hour, km, kg, items, deadline)
                 if figures is None:  # no service takes this parcel: its units stay unfulfilled
                     why = f"no carrier service takes the parcel from {loc.id} ({kg:.1f} kg, {km:.0f} km)"
                     for i, qty in taken.items():
@@ -328,12 +328,12 @@ class SourcingEngine:
                 service, cost, ship_at, promised, co2 = figures
             ship_lines = []
             for i, qty in taken.items():
-                line = order.lines[lines.physical[i]]
+                line = order_lines[physical[i]]
                 ship_lines.append(ShipmentLine(line.line_id, line.sku, qty))
                 picked[i] = picked.get(i, 0) + qty
-                own = qty - moved_in.get((j, i), 0)
+                own = qty - moved_in.get((j, i), 0) if moved_in else qty
                 if own:
-                    key = (loc_i, lines.sku_idx[i])
+                    key = (loc_i, sku_idx[i])
                     reserve[key] = reserve.get(key, 0) + own
             handling = loc.handling_cost_per_order + loc.handling_cost_per_line * len(taken)
             shipments.append(
@@ -341,7 +341,7 @@ class SourcingEngine:
                     loc.id,
                     tuple(ship_lines),
                     service,
-                    dest[2],
+                    destination,
                     km,
                     kg,
                     cost,
@@ -368,13 +368,15 @@ class SourcingEngine:
         refused: dict[int, tuple[int, str]] | None = None,
     ) -> list[Unfulfilled]:
         out = []
+        order_lines = order.lines
         for i, k in enumerate(lines.physical):
-            line = order.lines[k]
+            line = order_lines[k]
             short = line.qty - picked.get(i, 0)
-            no_carrier, why = (refused or {}).get(i, (0, ""))
-            if no_carrier:
-                out.append(Unfulfilled(line.line_id, line.sku, no_carrier, why))
-                short -= no_carrier
+            if refused and i in refused:
+                no_carrier, why = refused[i]
+                if no_carrier:
+                    out.append(Unfulfilled(line.line_id, line.sku, no_carrier, why))
+                    short -= no_carrier
             if short > 0:
                 out.append(Unfulfilled(line.line_id, line.sku, short, reason))
         return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
+from operator import sub
 from typing import ClassVar, Protocol
 
 import numpy as np
@@ -105,14 +105,15 @@ class SourcingContext:
         """
         if self._dist is None:
             key = self.nearness
-            near = np.arange(len(key))
             if k < len(key):
                 near = np.flatnonzero(key <= np.partition(key, k - 1)[k - 1] + NEAR_TIE)
+            else:
+                near = np.arange(len(key))
             if len(near) == k:
                 near_key = key.take(near)
                 by_key = np.argsort(near_key)
                 ranked = near_key.take(by_key).tolist()
-                if all(b - a > NEAR_TIE for a, b in pairwise(ranked)):
+                if k == 1 or min(map(sub, ranked[1:], ranked)) > NEAR_TIE:
                     order: list[int] = near.take(by_key).tolist()
                     return order
         return nearest_by_distance(self.dist, k)
@@ -224,12 +225,13 @@ def walk(
     limit = ctx.model.max_shipments if max_shipments is None else max_shipments
     remaining = list(ctx.line_qty)
     line_row, atp = ctx.line_row, ctx.atp
+    picks, considered = plan.picks, plan.considered
     stock: dict[int, list[int]] = {}  # ATP rows of the candidates visited (usually a few of ``order``)
     left = sum(remaining)
     for j in order:
-        if left == 0 or len(plan.picks) >= limit:
+        if left == 0 or len(picks) >= limit:
             break
-        plan.considered.append(j)
+        considered.append(j)
         avail = stock.get(j)
         if avail is None:
             avail = stock[j] = atp[:, j].tolist()
@@ -238,12 +240,15 @@ def walk(
                 continue
             r = line_row[i]
             have = avail[r]
-            take = (need if have >= need else 0) if whole_lines else min(have, need)
+            take = (need if have >= need else 0) if whole_lines else (have if have < need else need)
             if take:
-                plan.take(j, i, take)
+                lines = picks.get(j)
+                if lines is None:
+                    lines = picks[j] = {}
+                lines[i] = lines.get(i, 0) + take  # plan.take(j, i, take)
                 avail[r] -= take
                 remaining[i] -= take
                 left -= take
-    if left and len(plan.picks) >= limit:
+    if left and len(picks) >= limit:
         plan.shortfall = f"max_shipments {limit} reached"
     return plan
