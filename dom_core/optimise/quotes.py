@@ -49,10 +49,30 @@ def _prices(service: CarrierService, km: F, kg: F, items: F) -> F:
         return out
     assert isinstance(card, ZoneRateCard)
     z = np.minimum(np.searchsorted(card.zone_limits_km, km, side="left"), len(card.zone_limits_km) - 1)
-    # one scalar price() per (zone, kg), like quoting._zone_prices: identical rounding and surcharges
-    table = np.array([[card.price(limit, float(w), 1) for w in kg] for limit in card.zone_limits_km])
+    table = np.array([_zone_column(card, w) for w in kg.tolist()]).T  # (zones, U)
     result: F = table[z]
     return result
+
+
+_ZONE_COLUMNS: dict[int, tuple[ZoneRateCard, dict[float, tuple[float, ...]]]] = {}
+
+
+def _zone_column(card: ZoneRateCard, kg: float) -> tuple[float, ...]:
+    """``card.price`` of ``kg`` in every zone, memoised per card (parcel weights repeat across orders).
+
+    One scalar ``price()`` per (zone, kg), like ``quoting._zone_prices``: identical rounding and
+    surcharges. Keyed by ``id`` with the card held in the value, so the id cannot be reused.
+    """
+    entry = _ZONE_COLUMNS.get(id(card))
+    if entry is None or entry[0] is not card:
+        entry = _ZONE_COLUMNS[id(card)] = (card, {})
+    columns = entry[1]
+    column = columns.get(kg)
+    if column is None:
+        if len(columns) >= 65_536:  # bounded: weights are sums of SKU weights, but keep memory flat
+            columns.clear()
+        column = columns[kg] = tuple(card.price(limit, kg, 1) for limit in card.zone_limits_km)
+    return column
 
 
 def _ship_at(service: CarrierService, now: float, cutoff_hours: F) -> F:
