@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from functools import cache, partial
 from typing import ClassVar
 
 import numpy as np
@@ -79,7 +80,7 @@ def _rank(
     # Only the first k of the ranking are used: candidates ranking after the k-th by the first rule alone
     # cannot be among them, so the other rules' keys are computed for the rest only (those within NEAR_TIE
     # of the k-th nearness key may rank before it by distance).
-    limit = np.partition(first, k - 1)[k - 1]
+    limit = first.min() if k == 1 else np.partition(first, k - 1)[k - 1]
     if not exact and rules[0] is RankingRule.CLOSEST:
         limit = limit + NEAR_TIE
     pos = np.flatnonzero(first <= limit)
@@ -121,19 +122,26 @@ class Ranked:
         rules = self.rules
         if RankingRule.PRIORITY in rules:
             rules = rules[: rules.index(RankingRule.PRIORITY)]
-        if rules:
-            ranked = _rank(ctx, rules, coverable, k, exact=False)
-            if ranked is None:
-                ranked = _rank(ctx, rules, coverable, k, exact=True)
-                assert ranked is not None
-        else:
-            ranked = list(range(k))
+        ranking = partial(_ranking, ctx, rules, coverable)
         if coverable is not None and self.rules[0] is RankingRule.MINIMISE_SPLITS:
-            plan = _greedy_cover(ctx, ranked, coverable.tolist())
+            plan = _greedy_cover(ctx, ranking, k, coverable)
         else:
-            plan = walk(ctx, ranked)
+            plan = walk(ctx, ranking(k))
         plan.why = _why(self.rules)
         return plan
+
+
+def _ranking(
+    ctx: SourcingContext, rules: tuple[RankingRule, ...], coverable: npt.NDArray[np.int64] | None, k: int
+) -> list[int]:
+    """The first ``k`` positions of the ranking by ``rules`` (ties by position)."""
+    if not rules:
+        return list(range(k))
+    ranked = _rank(ctx, rules, coverable, k, exact=False)
+    if ranked is None:  # nearness keys too close to call: rank by the distances
+        ranked = _rank(ctx, rules, coverable, k, exact=True)
+        assert ranked is not None
+    return ranked
 
 
 @cache
@@ -141,25 +149,39 @@ def _why(rules: tuple[RankingRule, ...]) -> str:
     return f"ranked by [{', '.join(r.value for r in rules)}]"
 
 
-def _greedy_cover(ctx: SourcingContext, ranked: list[int], coverable: list[int]) -> Plan:
+def _greedy_cover(
+    ctx: SourcingContext, ranking: Callable[[int], list[int]], k: int, coverable: npt.NDArray[np.int64]
+) -> Plan:
     """Repeatedly ship from the ranked location covering most of the remaining units.
 
-    ``coverable[j]``: the units candidate ``j`` can ship of the whole order, i.e. the first round's counts.
+    ``ranking(m)``: the first m positions of the ranking; the first k are considered. ``coverable[j]``: the
+    units candidate ``j`` can ship of the whole order, i.e. the first round's counts. The ranking ranks
+    by them first, so the first round picks its top location: the others are ranked only when a second
+    round is needed.
     """
     plan = Plan()
+    picks = plan.picks
     remaining = list(ctx.line_qty)
     stock: dict[int, list[int]] = {}  # ATP rows, fetched when first needed (one round usually suffices)
     limit = ctx.model.max_shipments
-    while sum(remaining) and len(plan.picks) < limit:
-        best, best_units = -1, 0
-        for j in ranked:
-            if j in plan.picks:
-                continue
-            units = units_coverable_by(ctx, _row(ctx, stock, j), remaining) if plan.picks else coverable[j]
-            if units > best_units:
-                best, best_units = j, units
-        if best < 0:
-            break
+    ranked: list[int] | None = None  # the first k of the ranking, once a second round needs them
+    while sum(remaining) and len(picks) < limit:
+        if not picks:
+            best = ranking(1)[0]
+            if coverable[best] <= 0:
+                break
+        else:
+            if ranked is None:
+                ranked = ranking(k)
+            best, best_units = -1, 0
+            for j in ranked:
+                if j in picks:
+                    continue
+                units = units_coverable_by(ctx, _row(ctx, stock, j), remaining)
+                if units > best_units:
+                    best, best_units = j, units
+            if best < 0:
+                break
         plan.considered.append(best)
         avail = _row(ctx, stock, best)
         for i, need in enumerate(remaining):
@@ -169,7 +191,7 @@ def _greedy_cover(ctx: SourcingContext, ranked: list[int], coverable: list[int])
                 plan.take(best, i, take)
                 avail[r] -= take
                 remaining[i] -= take
-    if sum(remaining) and len(plan.picks) >= limit:
+    if sum(remaining) and len(picks) >= limit:
         plan.shortfall = f"max_shipments {limit} reached"
     return plan
 
