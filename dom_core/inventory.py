@@ -72,6 +72,13 @@ class InboundBatch:
 Item = tuple[int, int, int]
 
 
+def _distinct(idx: IntArray) -> bool:
+    """Whether the indices are pairwise distinct (strictly increasing ones need no sort)."""
+    if idx.size < 2 or bool((idx[1:] > idx[:-1]).all()):
+        return True
+    return bool(np.unique(idx).size == idx.size)
+
+
 def _check_qty(qty: int, field: str, allow_zero: bool = False) -> None:
     if isinstance(qty, bool) or not isinstance(qty, (int, np.integer)):
         raise InvalidQuantityError(field, f"must be an integer, got {qty!r}")
@@ -111,6 +118,16 @@ class InventoryLedger:
         clipped: IntArray = self._raw_atp.take(rows, axis=0).take(loc_idx, axis=1)
         np.maximum(clipped, 0, out=clipped)
         return clipped
+
+    def atp_at(self, loc: int, skus: IntArray) -> IntArray:
+        """ATP of SKU indices ``skus`` at location index ``loc``, clipped at zero."""
+        atp: IntArray = np.maximum(self._raw_atp[skus, loc], 0)
+        return atp
+
+    def unavailable(self) -> npt.NDArray[np.bool_]:
+        """Per (SKU, location): nothing available to promise (on hand - reserved - safety <= 0)."""
+        out: npt.NDArray[np.bool_] = self._raw_atp <= 0
+        return out
 
     def atp_network(self, sku_id: str) -> int:
         """Network-wide ATP of a SKU."""
@@ -318,7 +335,7 @@ class InventoryLedger:
         """Register many distinct SKUs expected at location index ``loc`` under one reference."""
         if ref in self.inbound_batches or ref in self.inbound:
             raise DomError("ref", f"inbound {ref!r} already open")
-        if skus.shape != qtys.shape or np.unique(skus).size != skus.size:
+        if skus.shape != qtys.shape or not _distinct(skus):
             raise DomError("skus", "needs distinct SKU indices, one qty each")
         if (qtys <= 0).any():
             raise InvalidQuantityError("qty", "inbound quantities must be positive")
@@ -341,7 +358,7 @@ class InventoryLedger:
 
     def ship_out_many(self, loc: int, skus: IntArray, qtys: IntArray, at: float, ref: str) -> None:
         """Remove distinct SKUs' units from location ``loc`` (a transfer out): all within ATP, or none."""
-        if np.unique(skus).size != skus.size or (qtys <= 0).any():
+        if not _distinct(skus) or (qtys <= 0).any():
             raise InvalidQuantityError("qty", "needs distinct SKUs and positive quantities")
         if (qtys > self._raw_atp[skus, loc]).any():
             raise InsufficientStockError(

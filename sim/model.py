@@ -161,6 +161,12 @@ class Simulation:
             np.ceil(rate * rp.reorder_days_of_cover).astype(np.int64),
             np.ceil(rate * rp.order_up_to_days_of_cover).astype(np.int64),
         )
+        carried_cells = np.flatnonzero(world.carried)
+        self._review_cells = (  # carried cells and their (s, S), the only cells a review looks at
+            carried_cells,
+            self.levels[0].ravel().take(carried_cells),
+            self.levels[1].ravel().take(carried_cells),
+        )
         self.backorders: deque[tuple[int, float, list[tuple[int, int, int]], int]] = deque()
         self.u_lead = stream(sc.seed, replication, "leadtime").random(
             (int(sc.horizon_days + DRAIN_DAYS) + 2, n_loc)
@@ -172,6 +178,7 @@ class Simulation:
             for i, loc in enumerate(self.network.locations)
             if loc.is_store and (carried := np.flatnonzero(world.carried[:, i])).size
         ]
+        self.walkin_cdf = [walkin_cdf(p) for _, _, p in self.walkin_assortment]
         self.services = {s.name: s for s in world.carriers.services}
         self._sku_ids = [sku.id for sku in self.network.skus]
         self._loc_ids = [loc.id for loc in self.network.locations]
@@ -525,7 +532,8 @@ class Simulation:
 
     def _snapshot(self, day: int) -> None:
         led, carried = self.ledger, self.world.carried
-        zero = ((led.on_hand - led.reserved - led.safety) <= 0) & carried
+        zero = led.unavailable()
+        zero &= carried
         stockouts = zero.sum(axis=0)
         on_hand = led.on_hand.sum(axis=0)
         for loc, location in enumerate(self.network.locations):
@@ -548,24 +556,35 @@ class Simulation:
     def _replenish(self, day: int) -> None:
         sc, led, net = self.sc, self.ledger, self.network
         rp = sc.replenishment
-        position = led.on_hand - led.reserved + self.pipeline - self._backlog()
-        s_level, S_level = self.levels
+        # the inventory position of the carried cells only (flat SKU-major indices)
+        carried, s_level, S_level = self._review_cells
+        position = led.on_hand.ravel().take(carried) - led.reserved.ravel().take(carried)
+        position += self.pipeline.ravel().take(carried)
+        if self.backorders:
+            position -= self._backlog().ravel().take(carried)
         due = position <= s_level if rp.policy == "sS" else position < S_level
-        due &= self.world.carried
-        need = np.where(due, S_level - position, 0)
+        n_loc = len(net.locations)
+        cells = carried[due]
+        need = S_level[due] - position[due]
+        # group the due cells with a positive need by location, SKUs ascending
+        loc_need = np.bincount(cells % n_loc, weights=need, minlength=n_loc)  # exact: small integers
+        cells, need = cells[need > 0], need[need > 0]
+        cell_skus, cell_locs = np.divmod(cells, n_loc)
+        by_loc = np.argsort(cell_locs, kind="stable")
+        cell_skus, cell_locs, need = cell_skus[by_loc], cell_locs[by_loc], need[by_loc]
+        bounds = np.searchsorted(cell_locs, np.arange(n_loc + 1)).tolist()
         now = self.env.now
         locs = net.locations
-        for loc in np.flatnonzero(need.sum(axis=0) > 0):
-            skus = np.flatnonzero(need[:, loc] > 0)
-            qty = need[skus, loc]
+        for loc in np.flatnonzero(loc_need > 0).tolist():
+            a, b = bounds[loc], bounds[loc + 1]
+            skus, qty = cell_skus[a:b], need[a:b]
             ref = f"R{day}-{loc}"
             if locs[loc].kind is LocationKind.DC or self.world.supply_dc[loc] < 0:
                 lt = rp.supplier_lead_time
             else:
                 lt = rp.transfer_lead_time
                 src = int(self.world.supply_dc[loc])
-                atp = np.maximum(led.on_hand[skus, src] - led.reserved[skus, src] - led.safety[skus, src], 0)
-                qty = np.minimum(qty, atp)
+                qty = np.minimum(qty, led.atp_at(src, skus))
                 keep = qty > 0
                 skus, qty = skus[keep], qty[keep]
                 if not skus.size:
@@ -573,10 +592,10 @@ class Simulation:
                 led.ship_out_many(src, skus, qty, now, ref)
                 self.units_transferred += int(qty.sum())
             lead = float(triangular_ppf(self.u_lead[day, loc], lt.min, lt.mode, lt.max))
-            led.add_inbound_many(ref, int(loc), skus, qty, now + lead * HOURS_PER_DAY, now)
+            led.add_inbound_many(ref, loc, skus, qty, now + lead * HOURS_PER_DAY, now)
             self.pipeline[skus, loc] += qty
             self._event(now, "replenishment_ordered", ref, locs[loc].id, int(qty.sum()))
-            self._at(lead * HOURS_PER_DAY, self._receive, ref, int(loc))
+            self._at(lead * HOURS_PER_DAY, self._receive, ref, loc)
 
     def _backlog(self) -> npt.NDArray[np.int64]:
         """Backordered units per (SKU, location) that must be replenished: a pickup order's at its
@@ -609,22 +628,22 @@ class Simulation:
         if rate <= 0 or not self.walkin_assortment:
             return
         counts = self.walkin_rng.poisson(rate, size=len(self.walkin_assortment))
-        locs, skus, qtys = [], [], []
-        for (loc, carried, p), n in zip(self.walkin_assortment, counts, strict=True):
-            if n:
-                drawn, qty = np.unique(self.walkin_rng.choice(carried, size=int(n), p=p), return_counts=True)
-                locs.append(np.full(drawn.size, loc, dtype=np.int64))
-                skus.append(drawn)
-                qtys.append(qty)
-        if locs:
-            taken = self.ledger.take_unreserved_many(
-                np.concatenate(locs),
-                np.concatenate(skus),
-                np.concatenate(qtys),
-                self.env.now + 12.0,
-                "walk-in",
-            )
-            self.units_walkin += int(taken.sum())
+        total = int(counts.sum())
+        if not total:
+            return
+        # the stores' draws of Generator.choice(carried, n, p=p) in one uniform draw (the same numbers)
+        u = self.walkin_rng.random(total)
+        ends = np.cumsum(counts).tolist()
+        keys = np.empty(total, dtype=np.int64)
+        n_sku, start = len(self.network.skus), 0
+        for (loc, carried, _), cdf, end in zip(self.walkin_assortment, self.walkin_cdf, ends, strict=True):
+            if end > start:
+                keys[start:end] = carried[cdf.searchsorted(u[start:end], side="right")] + loc * n_sku
+                start = end
+        cells, qtys = np.unique(keys, return_counts=True)  # by store, then SKU
+        locs, skus = np.divmod(cells, n_sku)
+        taken = self.ledger.take_unreserved_many(locs, skus, qtys, self.env.now + 12.0, "walk-in")
+        self.units_walkin += int(taken.sum())
 
     def _retry_backorders(self, day: int) -> None:
         if not self.backorders:
@@ -643,6 +662,14 @@ class Simulation:
             if self.backorders and self.backorders[-1][0] == k and self.backorders[-1][3] == attempt + 1:
                 kk, _, ll, at = self.backorders.pop()
                 self.backorders.append((kk, since, ll, at))
+
+
+def walkin_cdf(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The CDF ``Generator.choice(a, size, p=p)`` samples by: ``a[cdf.searchsorted(random(size), "right")]``
+    draws what ``choice`` draws, from the same uniforms (checked by tests/sim/test_model.py)."""
+    cdf = p.cumsum()
+    cdf /= cdf[-1]
+    return cdf
 
 
 def _apply_network_knobs(world: World, knobs: Knobs) -> Any:

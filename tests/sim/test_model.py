@@ -62,3 +62,27 @@ def test_engine_errors_survive_simpy_and_worker_processes() -> None:
     env.process(failing())
     with pytest.raises(DomError, match="unknown SKU 'Z'"):
         env.run()
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_walk_in_draws_equal_generator_choice(seed: int) -> None:
+    """The walk-in sampler (one uniform draw, then each store's CDF) draws what Generator.choice draws."""
+    import numpy as np
+
+    from sim.model import walkin_cdf
+
+    setup = np.random.default_rng(seed)
+    stores = []
+    for _ in range(5):
+        carried = np.sort(setup.choice(5000, int(setup.integers(1, 1500)), replace=False))
+        weight = setup.random(carried.size) ** 3
+        stores.append((carried, weight / weight.sum(), int(setup.integers(0, 60))))
+    a, b = np.random.default_rng(seed + 100), np.random.default_rng(seed + 100)
+    expected = [a.choice(carried, size=n, p=p) for carried, p, n in stores]
+    u = b.random(sum(n for _, _, n in stores))
+    start = 0
+    for (carried, p, n), want in zip(stores, expected, strict=True):
+        got = carried[walkin_cdf(p).searchsorted(u[start : start + n], side="right")]
+        start += n
+        assert np.array_equal(got, want)
+    assert a.random() == b.random()  # the same uniforms were consumed
