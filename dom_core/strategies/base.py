@@ -105,17 +105,16 @@ class SourcingContext:
         """
         if self._dist is None:
             key = self.nearness
-            if k < len(key):
-                near = np.flatnonzero(key <= np.partition(key, k - 1)[k - 1] + NEAR_TIE)
-            else:
-                near = np.arange(len(key))
-            if len(near) == k:
-                near_key = key.take(near)
-                by_key = np.argsort(near_key)
-                ranked = near_key.take(by_key).tolist()
-                if k == 1 or min(map(sub, ranked[1:], ranked)) > NEAR_TIE:
-                    order: list[int] = near.take(by_key).tolist()
-                    return order
+            if len(key) <= 256:  # sorting a few hundred keys costs less than partitioning and filtering
+                top = key.argsort()[: k + 1]
+            else:  # those within NEAR_TIE of the k-th smallest key, sorted (more than k: too close to call)
+                top = (key <= np.partition(key, k - 1)[k - 1] + NEAR_TIE).nonzero()[0]
+                top = top.take(key.take(top).argsort()) if len(top) == k else top[:0]
+            ranked = key.take(top).tolist()
+            # each of the first k apart from the next (the k+1-th, if any, included) by more than NEAR_TIE
+            if len(ranked) == 1 or (ranked and min(map(sub, ranked[1:], ranked)) > NEAR_TIE):
+                order: list[int] = top[:k].tolist()
+                return order
         return nearest_by_distance(self.dist, k)
 
     @property

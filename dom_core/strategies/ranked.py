@@ -80,7 +80,7 @@ def _rank(
     # Only the first k of the ranking are used: candidates ranking after the k-th by the first rule alone
     # cannot be among them, so the other rules' keys are computed for the rest only (those within NEAR_TIE
     # of the k-th nearness key may rank before it by distance).
-    limit = first.min() if k == 1 else np.partition(first, k - 1)[k - 1]
+    limit = np.partition(first, k - 1)[k - 1]
     if not exact and rules[0] is RankingRule.CLOSEST:
         limit = limit + NEAR_TIE
     pos = np.flatnonzero(first <= limit)
@@ -97,6 +97,29 @@ def _rank(
         if near[t + 1] - near[t] <= NEAR_TIE and all(b[t] == b[t + 1] for b in before):
             return None
     return ranked
+
+
+def _first(
+    ctx: SourcingContext, rules: tuple[RankingRule, ...], coverable: npt.NDArray[np.int64] | None
+) -> int:
+    """The top position of the ranking by ``rules`` (``_rank(..., k=1)[0]``): the candidates with the
+    smallest key of each rule in turn, the first of them in position order."""
+    pos: npt.NDArray[np.intp] | None = None  # None: every candidate
+    for rule in rules:
+        key = _key(rule, ctx, pos, coverable, exact=False)
+        if rule is RankingRule.CLOSEST:
+            keep = (key <= key.min() + NEAR_TIE).nonzero()[0]
+            if len(keep) > 1:  # nearness too close to call: the nearest of these by distance
+                near = keep if pos is None else pos.take(keep)
+                km = _key(rule, ctx, near, coverable, exact=True)
+                keep = keep.take((km == km.min()).nonzero()[0])
+        else:
+            keep = (key == key.min()).nonzero()[0]
+        pos = keep if pos is None else pos.take(keep)
+        if len(pos) == 1:
+            break
+    assert pos is not None
+    return int(pos[0])
 
 
 @register("ranked")
@@ -137,6 +160,8 @@ def _ranking(
     """The first ``k`` positions of the ranking by ``rules`` (ties by position)."""
     if not rules:
         return list(range(k))
+    if k == 1:
+        return [_first(ctx, rules, coverable)]
     ranked = _rank(ctx, rules, coverable, k, exact=False)
     if ranked is None:  # nearness keys too close to call: rank by the distances
         ranked = _rank(ctx, rules, coverable, k, exact=True)
