@@ -12,6 +12,10 @@ Per strategy, on a fresh network (cold distance cache) and a fresh ledger:
   so late orders are not trivially unfulfilled.
 * ``decide`` alone is timed over the same orders on the initial stock (no reservations).
 
+Every strategy is measured ``--rounds`` times (default 3), the strategies taking turns round by round, and
+the table reports the median round's orders/s (a moment of load on a shared machine moves one round, not
+the figure). Decisions, hence split rates and unfulfilled units, are the same in every round.
+
 Run ``python bench/bench_sourcing.py --help`` for the options.
 """
 
@@ -21,6 +25,7 @@ import argparse
 import gc
 import os
 import platform
+import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -262,21 +267,44 @@ def run(sc: Scenario, name: str, batch: int, budget: float = float("inf")) -> Re
     return Result(name, elapsed, decide_s, done, split, units, unfulfilled)
 
 
-def table(results: Sequence[Result]) -> str:
-    """The results as a markdown table."""
+@dataclass(frozen=True)
+class Summary:
+    """One strategy over all rounds: the median round, and the spread of the source rate."""
+
+    median: Result  # source_s and decide_s give the median orders/s of the rounds
+    rounds: tuple[Result, ...]
+
+    @classmethod
+    def of(cls, rounds: Sequence[Result]) -> Summary:
+        """The median round by source orders/s (the lower middle one of an even number) with the median
+        decide orders/s (likewise)."""
+        mid = sorted(rounds, key=lambda r: r.source_rate)[(len(rounds) - 1) // 2]
+        decide_s = mid.orders / statistics.median_low(r.decide_rate for r in rounds)
+        median = Result(
+            mid.strategy, mid.source_s, decide_s, mid.orders, mid.split, mid.units, mid.unfulfilled
+        )
+        return cls(median, tuple(rounds))
+
+
+def table(summaries: Sequence[Summary]) -> str:
+    """The results as a markdown table (medians over the rounds)."""
+    n = max(len(s.rounds) for s in summaries)
     rows = [
-        "| strategy | orders | source orders/s | source µs/order | decide orders/s | decide µs/order "
-        "| split rate | unfulfilled units % | ≥ 20k/s target |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|:---:|",
+        f"| strategy | orders | source orders/s | source µs/order | decide orders/s | decide µs/order "
+        f"| split rate | unfulfilled units % | ≥ 20k/s target | source orders/s, {n} rounds (min-max) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|:---:|---:|",
     ]
-    for r in results:
+    for s in summaries:
+        r = s.median
         target = "n/a"
         if r.strategy in RULE_BASED:
             target = "yes" if r.source_rate >= TARGET_ORDERS_PER_S else "**no**"
+        rates = [x.source_rate for x in s.rounds]
         rows.append(
             f"| {r.strategy} | {r.orders:,} | {r.source_rate:,.0f} | {1e6 / r.source_rate:.1f} "
             f"| {r.decide_rate:,.0f} | {1e6 / r.decide_rate:.1f} | {r.split / r.orders:.1%} "
-            f"| {100 * r.unfulfilled / max(r.units, 1):.2f} | {target} |"
+            f"| {100 * r.unfulfilled / max(r.units, 1):.2f} | {target} "
+            f"| {min(rates):,.0f}-{max(rates):,.0f} |"
         )
     return "\n".join(rows)
 
@@ -289,6 +317,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--budget", type=float, default=60.0,
                         help="seconds of source() per strategy; a slower one stops early (fewer orders)")
     parser.add_argument("--seed", type=int, default=7, help="numpy default_rng seed (default 7)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measurements per strategy, strategies taking turns; the median is reported")
     parser.add_argument("--strategies", nargs="*", default=None, help="subset of strategies (default: all)")
     parser.add_argument("--filter", action="append", default=[], help="add a filter, e.g. in_stock")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"markdown output (default {RESULTS})")
@@ -304,20 +334,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"scenario built in {time.perf_counter() - t0:.1f}s: {len(sc.locations)} locations, "
           f"{len(sc.skus)} SKUs, {len(sc.orders)} orders (+{len(sc.warmup)} warm-up), seed {args.seed}",
           flush=True)
-    results = []
-    for name in names:
-        r = run(sc, name, args.batch, args.budget)
-        print(f"  {name:<38} source {r.source_rate:>9,.0f}/s  decide {r.decide_rate:>9,.0f}/s", flush=True)
-        results.append(r)
+    rounds: dict[str, list[Result]] = {name: [] for name in names}
+    for i in range(args.rounds):
+        for name in names:
+            r = run(sc, name, args.batch, args.budget)
+            print(f"  round {i + 1}/{args.rounds} {name:<38} source {r.source_rate:>9,.0f}/s  "
+                  f"decide {r.decide_rate:>9,.0f}/s", flush=True)
+            rounds[name].append(r)
+    summaries = [Summary.of(rounds[name]) for name in names]
     lines_per_order = np.mean([len(o.lines) for o in sc.orders])
     header = (
         f"Sourcing throughput, single core: {len(sc.locations)} locations, {len(sc.skus)} SKUs, "
-        f"{len(sc.orders):,} orders per strategy ({lines_per_order:.2f} lines/order), seed {args.seed}"
+        f"{len(sc.orders):,} orders per strategy ({lines_per_order:.2f} lines/order), seed {args.seed}, "
+        f"median of {args.rounds} round{'s' if args.rounds > 1 else ''}"
         f"{', filters ' + ', '.join(args.filter) if args.filter else ''}.  \n"
         f"Python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}, "
         f"{os.cpu_count()} CPUs; {platform.processor() or platform.platform()}."
     )
-    text = f"{header}\n\n{table(results)}\n"
+    text = f"{header}\n\n{table(summaries)}\n"
     print()
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
