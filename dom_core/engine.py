@@ -130,6 +130,7 @@ class SourcingEngine:
     def _classify_lines(self, order: Order) -> _Lines:
         sku_index, skus = self.network.sku_index, self.network.skus
         out = _Lines([], [], [], [], [])
+        physical, sku_idx, kg = out.physical, out.sku_idx, out.kg
         digital_order = order.fulfilment is FulfilmentType.DIGITAL
         for k, line in enumerate(order.lines):
             s = sku_index.get(line.sku)
@@ -143,9 +144,9 @@ class SourcingEngine:
                     Unfulfilled(line.line_id, line.sku, line.qty, "physical SKU on a digital order")
                 )
             else:
-                out.physical.append(k)
-                out.sku_idx.append(s)
-                out.kg.append(sku.weight_kg)
+                physical.append(k)
+                sku_idx.append(s)
+                kg.append(sku.weight_kg)
         return out
 
     def _static_candidates(self, model: InventoryModel, ftype: FulfilmentType) -> npt.NDArray[np.intp]:

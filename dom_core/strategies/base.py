@@ -62,14 +62,18 @@ class SourcingContext:
     def dist_of(self, positions: Sequence[int]) -> list[float]:
         """``dist[positions]`` as floats, computing only those candidates unless ``dist`` is already known.
 
-        Values are equal to ``dist``'s (same rounding and vectorised formula); computed ones are kept.
+        Values are equal to ``dist``'s (same rounding, same float operations); computed ones are kept.
         """
         if self._dist is not None:
             return [float(self._dist[j]) for j in positions]
         known = self._dist_some
+        cand = self.cand
+        if not known:  # the usual case: the shipping locations, asked for once
+            km = self.network.distances_km_few(self.point, [int(cand[j]) for j in positions])
+            known.update(zip(positions, km, strict=True))
+            return km
         missing = [j for j in positions if j not in known]
         if missing:
-            cand = self.cand
             km = self.network.distances_km_few(self.point, [int(cand[j]) for j in missing])
             known.update(zip(missing, km, strict=True))
         return [known[j] for j in positions]
