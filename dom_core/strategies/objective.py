@@ -11,13 +11,22 @@ unit covered, paying ``split_penalty`` per extra shipment) serves more units or 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from dom_core.carriers import Objective
+from dom_core.carriers import (
+    ROAD_CIRCUITY,
+    CarrierCatalog,
+    CarrierService,
+    LinearRateCard,
+    Objective,
+    ZoneRateCard,
+)
+from dom_core.geo import KM_PER_MILE
 from dom_core.model import FulfilmentType
 from dom_core.quoting import quote_many
 from dom_core.strategies.base import Plan, SourcingContext, register
@@ -37,10 +46,20 @@ def candidate_scores(
     net = ctx.network
     kg = sum(q * w for q, w in zip(ctx.line_qty, ctx.line_kg, strict=True))
     items = sum(ctx.line_qty)
+    handling = net.handling_per_order[ctx.cand] + net.handling_per_line[ctx.cand] * ctx.n_lines
+    # Without a deadline, cheapest and greenest scores need no promise: the best cost, or the best
+    # (CO2e, cost), over the services taking the parcel decides them, whichever service wins a tie.
+    # Orders that some candidate cannot ship by any service are scored by quote_many as before.
+    with_co2 = objective is Objective.GREENEST
+    by_cost = objective is Objective.CHEAPEST and not w_co2
+    if ctx.deadline is None and not (w_time or w_balance) and (with_co2 or by_cost):
+        best = _ParcelTable.of(ctx.carriers).best(ctx.dist, kg, items, with_co2=with_co2)
+        if best is not None:
+            fast: F = w_cost * (best[0] + handling)
+            return fast + w_co2 * best[1] if w_co2 else fast
     q = quote_many(
         ctx.carriers, objective, ctx.now, net.cutoff_hours[ctx.cand], ctx.dist, kg, items, ctx.deadline
     )
-    handling = net.handling_per_order[ctx.cand] + net.handling_per_line[ctx.cand] * ctx.n_lines
     score: F = w_cost * (q.cost + handling)
     if w_time:
         score = score + w_time * (q.promised_at - ctx.now) / 24.0
@@ -53,6 +72,96 @@ def candidate_scores(
         return score  # picked up or moved by the store transfer: no parcel service needs to accept it
     result: F = np.where(q.service < 0, np.inf, score)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Parcel:
+    """One parcel service's pricing and CO2e constants (``quote_many``'s figures, same float operations)."""
+
+    service: CarrierService
+    zone_limits: F | None  # None: a linear rate card
+    columns: dict[int, F]  # weight bracket -> price per zone, the last zone repeated (for z == len)
+    co2_per_tkm: float
+    last_mile: float
+
+    def prices(self, km: F, kg: float, items: int, zones: dict[int, npt.NDArray[np.intp]]) -> F:
+        """Price per distance, as ``quote_many`` prices it."""
+        card = self.service.rate_card
+        if isinstance(card, LinearRateCard):
+            linear: F = card.per_package + items * (card.per_item + card.per_item_mile * km / KM_PER_MILE)
+            return linear
+        assert isinstance(card, ZoneRateCard) and self.zone_limits is not None
+        z = zones.get(id(self.zone_limits))
+        if z is None:
+            z = zones[id(self.zone_limits)] = np.searchsorted(self.zone_limits, km, side="left")
+        if kg <= card.weight_limits_kg[-1]:
+            bracket = bisect_left(card.weight_limits_kg, kg)
+            column = self.columns.get(bracket)
+            if column is None:  # scalar price() per zone at the bracket's limit, like quote_many's
+                column = self.columns[bracket] = _column(card, card.weight_limits_kg[bracket])
+        else:
+            column = _column(card, kg)
+        price: F = column.take(z)
+        return price
+
+
+def _column(card: ZoneRateCard, kg: float) -> F:
+    prices = [card.price(limit, kg, 1) for limit in card.zone_limits_km]
+    return np.array([*prices, prices[-1]], dtype=np.float64)
+
+
+_TABLES: dict[int, tuple[CarrierCatalog, _ParcelTable]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class _ParcelTable:
+    """A catalogue's parcel services prepared for scoring many candidates at once."""
+
+    parcels: tuple[_Parcel, ...]
+
+    @staticmethod
+    def of(catalog: CarrierCatalog) -> _ParcelTable:
+        """The (cached) table of ``catalog``."""
+        cached = _TABLES.get(id(catalog))
+        if cached is None or cached[0] is not catalog:
+            parcels = []
+            shared: dict[tuple[float, ...], F] = {}  # services with one zone table share its lookups
+            for s in catalog.parcel_services():
+                card = s.rate_card
+                limits = None
+                if isinstance(card, ZoneRateCard):
+                    limits = shared.setdefault(card.zone_limits_km, np.array(card.zone_limits_km))
+                parcels.append(
+                    _Parcel(s, limits, {}, s.linehaul_kg_co2_per_tkm, s.last_mile_kg_co2_per_parcel)
+                )
+            cached = _TABLES[id(catalog)] = (catalog, _ParcelTable(tuple(parcels)))
+        return cached[1]
+
+    def best(self, km: F, kg: float, items: int, *, with_co2: bool) -> tuple[F, F] | None:
+        """Per distance: (cost, CO2e) of the best service taking the parcel, by cost, or by (CO2e, cost)
+        ``with_co2`` (else the CO2e is not computed); None if some distance has no service."""
+        cost = np.full(km.shape, np.inf)
+        co2 = np.full(km.shape, np.inf) if with_co2 else cost
+        zones: dict[int, npt.NDArray[np.intp]] = {}
+        tonnes = kg / 1000.0
+        for p in self.parcels:
+            s = p.service
+            if kg > s.max_kg:
+                continue
+            price = p.prices(km, kg, items, zones)
+            served = km <= s.max_km if s.max_km < np.inf else None
+            if with_co2:
+                emitted = p.co2_per_tkm * tonnes * km * ROAD_CIRCUITY + p.last_mile
+                better = (emitted < co2) | ((emitted == co2) & (price < cost))
+                if served is not None:
+                    better &= served
+                cost = np.where(better, price, cost)
+                co2 = np.where(better, emitted, co2)
+            else:
+                cost = np.minimum(cost, price if served is None else np.where(served, price, np.inf))
+        if not (cost < np.inf).all():
+            return None
+        return cost, co2
 
 
 @register("weighted")
