@@ -188,12 +188,18 @@ class Weighted:
         atp = ctx.atp.take(top, axis=1)  # SKU rows x ranked candidates
         need = ctx.row_need()
         full = np.flatnonzero((atp >= need[:, None]).all(axis=0))
-        greedy = _greedy(ctx, ranked, top_scores, atp, need)
-        greedy_units = sum(sum(v.values()) for v in greedy.picks.values())
-        greedy_score = sum(scores[j] for j in greedy.picks) + self.split_penalty * max(
-            0, len(greedy.picks) - 1
-        )
-        if full.size and (greedy_units < sum(ctx.line_qty) or top_scores[full[0]] <= greedy_score):
+        greedy = None
+        # When the best-scored candidate ships the whole order (at a score >= 0), the greedy cover
+        # takes it first and alone (no lower score per unit exists), so it cannot beat it.
+        if not (full.size and full[0] == 0 and top_scores[0] >= 0):
+            greedy = _greedy(ctx, ranked, top_scores, atp, need)
+            greedy_units = sum(sum(v.values()) for v in greedy.picks.values())
+            greedy_score = sum(scores[j] for j in greedy.picks) + self.split_penalty * max(
+                0, len(greedy.picks) - 1
+            )
+        if full.size and (
+            greedy is None or greedy_units < sum(ctx.line_qty) or top_scores[full[0]] <= greedy_score
+        ):
             j = ranked[int(full[0])]
             plan = Plan(considered=ranked)
             for i, qty in enumerate(ctx.line_qty):
@@ -202,6 +208,7 @@ class Weighted:
                 best = ctx.network.locations[ctx.cand[j]].id
                 plan.why = f"{self.name}: {best} ships the whole order at the best score"
         else:
+            assert greedy is not None
             plan = greedy
             plan.considered = ranked
             plan.why = f"{self.name}: greedy cover by score per unit (split penalty {self.split_penalty})"
