@@ -287,12 +287,14 @@ class InventoryLedger:
         held = self.reservations.get(ref)
         if held is None:
             raise DomError("ref", f"no reservation held for {ref!r}")
-        taken = [it for it in held if loc_filter is None or it[0] == loc_filter]
-        kept = [it for it in held if not (loc_filter is None or it[0] == loc_filter)]
-        if kept:
-            self.reservations[ref] = kept
-        else:
+        if loc_filter is None:
             del self.reservations[ref]
+            return held
+        taken = [it for it in held if it[0] == loc_filter]
+        if len(taken) == len(held):
+            del self.reservations[ref]
+        elif taken:
+            self.reservations[ref] = [it for it in held if it[0] != loc_filter]
         return taken
 
     def commit(self, ref: str, at: float = 0.0, loc: int | None = None) -> list[Item]:

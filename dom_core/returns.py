@@ -20,7 +20,7 @@ from dom_core.decision import CandidateNote, Explanation
 from dom_core.errors import DomError, InvalidQuantityError
 from dom_core.inventory import InventoryLedger
 from dom_core.model import Capability, check_coordinates
-from dom_core.network import InventoryModel, Network
+from dom_core.network import NEAR_TIE, InventoryModel, Network
 from dom_core.registry import Registry
 
 E = TypeVar("E", bound=StrEnum)
@@ -155,7 +155,7 @@ class _Candidates:
 @dataclass(frozen=True, slots=True, eq=False)
 class ReturnContext:
     """What a return-location policy sees: the eligible location indices ``idx`` and their ``km`` from
-    the customer (``cand``, nearest first, and ``dist`` are built on first use).
+    the customer (``km``, ``cand`` (nearest first) and ``dist`` are computed on first use).
 
     ``explain`` is False when the decision's explanation carries no notes, so policies may skip remarks.
     """
@@ -165,11 +165,19 @@ class ReturnContext:
     ledger: InventoryLedger
     sku: int
     idx: npt.NDArray[np.intp]
-    km: npt.NDArray[np.float64]
     priority: npt.NDArray[np.int64]
     members: frozenset[int]
     explain: bool = True
+    _km: list[npt.NDArray[np.float64]] = field(default_factory=list, repr=False)
     _sorted: list[tuple[tuple[int, ...], dict[int, float]]] = field(default_factory=list, repr=False)
+
+    @property
+    def km(self) -> npt.NDArray[np.float64]:
+        """Great-circle km from the customer to each of ``idx``."""
+        if not self._km:
+            r = self.request
+            self._km.append(self.network.distances_km_to(r.lat, r.lon, self.idx))
+        return self._km[0]
 
     def _order(self) -> tuple[tuple[int, ...], dict[int, float]]:
         if not self._sorted:
@@ -204,6 +212,13 @@ class ReturnContext:
 
     def nearest_at(self, positions: npt.NDArray[np.intp] | None) -> int:
         """``nearest`` of the candidates at ``positions`` of ``idx`` (None: all), without sorting them all."""
+        if positions is None and not self._km and self.idx.size > 1:
+            # a nearness key orders as the distances do where keys differ by more than NEAR_TIE
+            r = self.request
+            key = self.network.nearness(self.network.point(r.lat, r.lon)).take(self.idx)
+            first = int(np.argmin(key))
+            if np.partition(key, 1)[1] > key[first] + NEAR_TIE:
+                return int(self.idx[first])
         km = self.km if positions is None else self.km[positions]
         tie = np.flatnonzero(km == km.min())
         if positions is not None:
@@ -423,8 +438,7 @@ class ReturnsEngine:
         if rejected is not None:
             why = Explanation(self.policy.name, model.name, (), f"rejected: {rejected}")
             return ReturnDecision(request, why, rejected=rejected)
-        km = net.distances_km(request.lat, request.lon).take(cand.idx)
-        ctx = ReturnContext(request, net, ledger, s, cand.idx, km, cand.priority, cand.members, explain)
+        ctx = ReturnContext(request, net, ledger, s, cand.idx, cand.priority, cand.members, explain)
         choice = self.policy.choose(ctx)
         notes: tuple[CandidateNote, ...] = ()
         if explain:

@@ -418,8 +418,8 @@ class Simulation:
             units = job.units
             budget -= units
             picked += units
-            if any(held[0] == loc for held in reservations.get(job.ref, ())):
-                self.ledger.commit(job.ref, now, loc=loc)  # transferred-in units were committed at the source
+            if job.ref in reservations:  # (transferred-in units were committed at the source)
+                self.ledger.commit(job.ref, now, loc=loc)
             self.units_shipped += units
             self.events_processed += 1
             if job.service == "pickup":
