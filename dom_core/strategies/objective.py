@@ -114,10 +114,21 @@ _TABLES: dict[int, tuple[CarrierCatalog, _ParcelTable]] = {}
 
 
 @dataclass(frozen=True, slots=True)
+class _Services:
+    """The parcel services taking a parcel's weight, as (services x 1) columns."""
+
+    parcels: tuple[_Parcel, ...]
+    co2_per_tkm: F
+    last_mile: F
+    limited: tuple[tuple[int, float], ...]  # (row, max_km) of services with a distance limit
+
+
+@dataclass(frozen=True, slots=True)
 class _ParcelTable:
     """A catalogue's parcel services prepared for scoring many candidates at once."""
 
     parcels: tuple[_Parcel, ...]
+    by_weight: dict[tuple[bool, ...], _Services]
 
     @staticmethod
     def of(catalog: CarrierCatalog) -> _ParcelTable:
@@ -134,34 +145,42 @@ class _ParcelTable:
                 parcels.append(
                     _Parcel(s, limits, {}, s.linehaul_kg_co2_per_tkm, s.last_mile_kg_co2_per_parcel)
                 )
-            cached = _TABLES[id(catalog)] = (catalog, _ParcelTable(tuple(parcels)))
+            cached = _TABLES[id(catalog)] = (catalog, _ParcelTable(tuple(parcels), {}))
         return cached[1]
+
+    def _services(self, kg: float) -> _Services:
+        takes = tuple(kg <= p.service.max_kg for p in self.parcels)
+        services = self.by_weight.get(takes)
+        if services is None:
+            parcels = tuple(p for p, ok in zip(self.parcels, takes, strict=True) if ok)
+            services = self.by_weight[takes] = _Services(
+                parcels,
+                np.array([p.co2_per_tkm for p in parcels], dtype=np.float64)[:, None],
+                np.array([p.last_mile for p in parcels], dtype=np.float64)[:, None],
+                tuple((i, p.service.max_km) for i, p in enumerate(parcels) if p.service.max_km < np.inf),
+            )
+        return services
 
     def best(self, km: F, kg: float, items: int, *, with_co2: bool) -> tuple[F, F] | None:
         """Per distance: (cost, CO2e) of the best service taking the parcel, by cost, or by (CO2e, cost)
         ``with_co2`` (else the CO2e is not computed); None if some distance has no service."""
-        cost = np.full(km.shape, np.inf)
-        co2 = np.full(km.shape, np.inf) if with_co2 else cost
+        services = self._services(kg)
+        if not services.parcels:
+            return None
         zones: dict[int, npt.NDArray[np.intp]] = {}
-        tonnes = kg / 1000.0
-        for p in self.parcels:
-            s = p.service
-            if kg > s.max_kg:
-                continue
-            price = p.prices(km, kg, items, zones)
-            served = km <= s.max_km if s.max_km < np.inf else None
-            if with_co2:
-                emitted = p.co2_per_tkm * tonnes * km * ROAD_CIRCUITY + p.last_mile
-                better = (emitted < co2) | ((emitted == co2) & (price < cost))
-                if served is not None:
-                    better &= served
-                cost = np.where(better, price, cost)
-                co2 = np.where(better, emitted, co2)
-            else:
-                cost = np.minimum(cost, price if served is None else np.where(served, price, np.inf))
+        price = np.vstack([p.prices(km, kg, items, zones) for p in services.parcels])
+        for row, max_km in services.limited:
+            price[row, km > max_km] = np.inf
+        if with_co2:  # the same float operations as quote_many's CO2e
+            co2 = services.co2_per_tkm * (kg / 1000.0) * km * ROAD_CIRCUITY + services.last_mile
+            co2[price == np.inf] = np.inf
+            least = co2.min(axis=0)
+            cost = np.where(co2 == least, price, np.inf).min(axis=0)
+        else:
+            least = cost = price.min(axis=0)
         if not (cost < np.inf).all():
             return None
-        return cost, co2
+        return cost, least
 
 
 @register("weighted")
