@@ -106,6 +106,13 @@ def _first(
     smallest key of each rule in turn, the first of them in position order."""
     pos: npt.NDArray[np.intp] | None = None  # None: every candidate
     for rule in rules:
+        if rule is RankingRule.MINIMISE_SPLITS and pos is None:  # the most units: no negated copy
+            assert coverable is not None
+            keep = (coverable == coverable.max()).nonzero()[0]
+            pos = keep
+            if len(pos) == 1:
+                break
+            continue
         key = _key(rule, ctx, pos, coverable, exact=False)
         if rule is RankingRule.CLOSEST:
             keep = (key <= key.min() + NEAR_TIE).nonzero()[0]
@@ -209,11 +216,12 @@ def _greedy_cover(
                 break
         plan.considered.append(best)
         avail = _row(ctx, stock, best)
+        taken = picks[best] = {}
         for i, need in enumerate(remaining):
             r = ctx.line_row[i]
             take = min(need, avail[r])
             if take > 0:
-                plan.take(best, i, take)
+                taken[i] = take  # plan.take(best, i, take): a location is picked once
                 avail[r] -= take
                 remaining[i] -= take
     if sum(remaining) and len(picks) >= limit:
