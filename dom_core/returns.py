@@ -98,15 +98,22 @@ class ReturnRequest:
     requested_location: str | None = None
 
     def __post_init__(self) -> None:
-        p = self.field_prefix
         if isinstance(self.qty, bool) or not isinstance(self.qty, int) or self.qty <= 0:
+            p = self.field_prefix
             raise InvalidQuantityError(f"{p}.qty", f"must be a positive integer, got {self.qty!r}")
-        object.__setattr__(self, "reason", _enum(ReturnReason, self.reason, f"{p}.reason"))
-        object.__setattr__(self, "grade", _enum(Grade, self.grade, f"{p}.grade"))
-        check_coordinates(self.lat, self.lon, p)
+        if not isinstance(self.reason, ReturnReason):
+            object.__setattr__(
+                self, "reason", _enum(ReturnReason, self.reason, f"{self.field_prefix}.reason")
+            )
+        if not isinstance(self.grade, Grade):
+            object.__setattr__(self, "grade", _enum(Grade, self.grade, f"{self.field_prefix}.grade"))
+        if not (-90.0 <= self.lat <= 90.0 and -180.0 <= self.lon <= 180.0):
+            check_coordinates(self.lat, self.lon, self.field_prefix)
         if not self.days_since_delivery >= 0:  # also catches NaN
+            p = self.field_prefix
             raise DomError(f"{p}.days_since_delivery", f"must be >= 0, got {self.days_since_delivery}")
         if not (math.isfinite(self.unit_price_paid) and self.unit_price_paid >= 0):
+            p = self.field_prefix
             raise DomError(f"{p}.unit_price_paid", f"must be finite and >= 0, got {self.unit_price_paid}")
 
     @property
@@ -413,17 +420,22 @@ class ReturnsEngine:
 
         With ``explain=False`` the explanation carries no per-candidate notes (fast path for big runs).
         """
-        net, p = self.network, request.field_prefix
+        net = self.network
         if ledger.network is not net:
             raise DomError("ledger", "the ledger belongs to another network")
-        s = net.sku_idx(request.sku, f"{p}.sku")
-        if request.shipped_from is not None:
-            net.loc_idx(request.shipped_from, f"{p}.shipped_from")
-        if request.requested_location is not None:
-            net.loc_idx(request.requested_location, f"{p}.requested_location")
+        s = net.sku_index.get(request.sku)
+        if s is None:
+            s = net.sku_idx(request.sku, f"{request.field_prefix}.sku")  # raises, naming the field
+        for name in ("shipped_from", "requested_location"):
+            loc_id = getattr(request, name)
+            if loc_id is not None and loc_id not in net.loc_index:
+                net.loc_idx(loc_id, f"{request.field_prefix}.{name}")
         market, channel = request.market, request.channel
         if not net.has_inventory_model(market, channel):
-            raise DomError(f"{p}.market", f"no inventory model serves market {market!r} channel {channel!r}")
+            raise DomError(
+                f"{request.field_prefix}.market",
+                f"no inventory model serves market {market!r} channel {channel!r}",
+            )
         model = net.inventory_model(market, channel)
         window = self.terms.window_days
         rejected = None
