@@ -109,18 +109,15 @@ def _first(
         if rule is RankingRule.MINIMISE_SPLITS and pos is None:  # the most units: no negated copy
             assert coverable is not None
             keep = (coverable == coverable.max()).nonzero()[0]
-            pos = keep
-            if len(pos) == 1:
-                break
-            continue
-        key = _key(rule, ctx, pos, coverable, exact=False)
-        if rule is RankingRule.CLOSEST:
+        elif rule is RankingRule.CLOSEST:
+            key = _key(rule, ctx, pos, coverable, exact=False)
             keep = (key <= key.min() + NEAR_TIE).nonzero()[0]
             if len(keep) > 1:  # nearness too close to call: the nearest of these by distance
                 near = keep if pos is None else pos.take(keep)
                 km = _key(rule, ctx, near, coverable, exact=True)
                 keep = keep.take((km == km.min()).nonzero()[0])
         else:
+            key = _key(rule, ctx, pos, coverable, exact=False)
             keep = (key == key.min()).nonzero()[0]
         pos = keep if pos is None else pos.take(keep)
         if len(pos) == 1:
