@@ -18,7 +18,7 @@ from scipy import stats
 
 from sim.metrics import KPI_NAMES, kpis
 from sim.model import Knobs, Simulation
-from sim.scenario import Scenario, StrategyRun
+from sim.scenario import AS_CONFIGURED, Scenario, StrategyRun
 from sim.tables import TABLES
 from sim.world import World, build_world
 
@@ -71,6 +71,21 @@ def run_one(
         len(simulation.demand),
         simulation.env.steps,
     )
+
+
+def _expected_effort(run: StrategyRun) -> int:
+    """Rough relative CPU cost of a run, for scheduling only: batch and OR-Tools strategies, then the
+    objective strategies (they score every candidate), then the rule walks."""
+    if run.batch_window_hours is not None:
+        return 3
+    if run.strategy == AS_CONFIGURED:
+        return 1
+    from dom_core.strategies import build_strategy
+
+    module = type(build_strategy(run.strategy)).__module__
+    if "optimal" in module or "optimise" in module:
+        return 3
+    return 2 if "objective" in module else 1
 
 
 _WORLD: World | None = None
@@ -149,8 +164,11 @@ def run_experiment(
         with ProcessPoolExecutor(
             max_workers=n_workers, mp_context=multiprocessing.get_context("spawn")
         ) as pool:
+            # longest first (LPT), so the last task to finish is a short one and no worker idles long
+            longest_first = sorted(tasks, key=lambda task: -_expected_effort(task[0]))
             futures = [
-                pool.submit(_worker_run, args[0], run.model_dump_json(), rep, args[1]) for run, rep in tasks
+                pool.submit(_worker_run, args[0], run.model_dump_json(), rep, args[1])
+                for run, rep in longest_first
             ]
             for fut in as_completed(futures):
                 results.append(fut.result())
