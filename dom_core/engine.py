@@ -265,8 +265,8 @@ class SourcingEngine:
         Also returns, per line, the units of parcels no carrier service accepts and why.
         """
         locs = self.network.locations
-        picks = list(plan.picks)
-        kms = dict(zip(picks, ctx.dist_of(picks), strict=True))  # only the shipping locations' distances
+        picks = plan.picks
+        kms = ctx.dist_of(list(picks))  # only the shipping locations' distances, in picks order
         transfer_svc = (
             self.carriers.service(self.carriers.transfer_service)
             if (plan.transfers or order.fulfilment is FulfilmentType.SHIP_TO_STORE)
@@ -301,14 +301,13 @@ class SourcingEngine:
         order_lines, physical, line_kg, sku_idx = order.lines, lines.physical, lines.kg, lines.sku_idx
         pickup = order.fulfilment is FulfilmentType.PICKUP_IN_STORE
         to_store = order.fulfilment is FulfilmentType.SHIP_TO_STORE
-        for j, taken in plan.picks.items():
-            loc_i = int(cand[j])
+        for (j, taken), km in zip(picks.items(), kms, strict=True):
+            loc_i: int = cand.item(j)
             loc = locs[loc_i]
             items, kg = 0, 0.0
             for i, qty in taken.items():
                 items += qty
                 kg += qty * line_kg[i]
-            km = kms[j]
             at = ready.get(j, now) if ready else now
             if pickup or (to_store and loc.id == destination):
                 ship_at = _pickup_ready(at, loc.cutoff_hour)
@@ -336,7 +335,6 @@ class SourcingEngine:
                 if own:
                     key = (loc_i, sku_idx[i])
                     reserve[key] = reserve.get(key, 0) + own
-            handling = loc.handling_cost_per_order + loc.handling_cost_per_line * len(taken)
             shipments.append(
                 Shipment(
                     loc.id,
@@ -346,7 +344,7 @@ class SourcingEngine:
                     km,
                     kg,
                     cost,
-                    handling,
+                    loc.handling_cost_per_order + loc.handling_cost_per_line * len(taken),
                     ship_at,
                     promised,
                     co2,

@@ -266,21 +266,27 @@ class InventoryLedger:
         """Reserve every item for ``ref`` or, if any exceeds ATP, nothing at all."""
         if not items:
             return
+        raw, reserved = self._raw_atp, self.reserved
         need: dict[tuple[int, int], int] = {}
         for loc, s, qty in items:
-            _check_qty(qty, "qty")
+            if type(qty) is not int or qty <= 0:  # the usual positive int needs no further look
+                _check_qty(qty, "qty")
             need[(loc, s)] = need.get((loc, s), 0) + qty
         for (loc, s), qty in need.items():
-            if qty > self._raw_atp[s, loc]:
+            if qty > raw.item(s, loc):
                 raise InsufficientStockError(
                     "qty",
                     f"reserving {qty} of {self.network.skus[s].id} at {self.network.locations[loc].id} "
-                    f"exceeds ATP {max(0, int(self._raw_atp[s, loc]))}",
+                    f"exceeds ATP {max(0, int(raw[s, loc]))}",
                 )
+        seq, journal = self._seq, self._journal if self.record else None
         for loc, s, qty in items:
-            self.reserved[s, loc] += qty
-            self._raw_atp[s, loc] -= qty
-            self._log(at, MovementKind.RESERVE, loc, s, qty, ref)
+            reserved[s, loc] = reserved.item(s, loc) + qty
+            raw[s, loc] = raw.item(s, loc) - qty
+            seq += 1
+            if journal is not None:  # as _log
+                journal.append((seq, at, MovementKind.RESERVE, loc, s, qty, ref))
+        self._seq = seq
         self.reservations.setdefault(ref, []).extend(items)
 
     def _take_reserved(self, ref: str, loc_filter: int | None) -> list[Item]:
