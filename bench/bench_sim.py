@@ -67,6 +67,12 @@ def run_single(orders: int) -> dict[str, float]:
     from sim.world import build_world
 
     scenario = Scenario.model_validate(scenario_dict(orders))
+    marks: list[tuple[float, float]] = []  # (share of orders placed, wall clock)
+
+    def progress(share: float) -> None:
+        marks.append((share, time.perf_counter()))
+        print(f"\r  {orders:>9,} orders: {share:4.0%}", end="", file=sys.stderr, flush=True)
+
     t0 = time.perf_counter()
     world = build_world(scenario)
     sim = Simulation(
@@ -75,7 +81,7 @@ def run_single(orders: int) -> dict[str, float]:
         0,
         record_events=False,
         explain_every=10**9,
-        progress=lambda f: print(f"\r  {orders:>9,} orders: {f:4.0%}", end="", file=sys.stderr, flush=True),
+        progress=progress,
     )
     setup = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -86,6 +92,7 @@ def run_single(orders: int) -> dict[str, float]:
     print(file=sys.stderr)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     n = len(sim.demand)
+    first, last = _tenth_us_per_order(marks, n)
     return {
         "orders": n,
         "setup_s": setup,
@@ -95,7 +102,19 @@ def run_single(orders: int) -> dict[str, float]:
         "events": sim.env.steps,
         "events_per_s": sim.env.steps / seconds,
         "peak_mib": peak_mib,
+        "first_tenth_us": first,
+        "last_tenth_us": last,
     }
+
+
+def _tenth_us_per_order(marks: list[tuple[float, float]], n: int) -> tuple[float, float]:
+    """µs per order over the first and the last tenth of the orders (does time per order grow?)."""
+
+    def at(share: float) -> float:
+        return next(t for f, t in marks if f >= share)
+
+    tenth = n / 10
+    return 1e6 * (at(0.1) - at(0.0)) / tenth, 1e6 * (at(1.0) - at(0.9)) / tenth
 
 
 def main() -> None:
@@ -117,12 +136,14 @@ def main() -> None:
         ).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
     lines = [
-        "| orders | setup s | run s | orders/s | µs/order | SimPy events | events/s | peak RSS MiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| orders | setup s | run s | orders/s | µs/order | µs/order first tenth | µs/order last tenth "
+        "| SimPy events | events/s | peak RSS MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines.extend(
         f"| {r['orders']:,} | {r['setup_s']:.1f} | {r['run_s']:.1f} | {r['orders_per_s']:,.0f} | "
-        f"{r['us_per_order']:.0f} | {r['events']:,} | {r['events_per_s']:,.0f} | {r['peak_mib']:,.0f} |"
+        f"{r['us_per_order']:.0f} | {r['first_tenth_us']:.0f} | {r['last_tenth_us']:.0f} | "
+        f"{r['events']:,} | {r['events_per_s']:,.0f} | {r['peak_mib']:,.0f} |"
         for r in rows
     )
     table = "\n".join(lines)
