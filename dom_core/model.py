@@ -118,10 +118,16 @@ class OrderLine:
     qty: int
 
     def __post_init__(self) -> None:
-        if not isinstance(self.qty, int) or isinstance(self.qty, bool) or self.qty <= 0:
+        qty = self.qty
+        if type(qty) is not int or qty <= 0:  # else certainly valid; the full check for anything else
+            if isinstance(qty, int) and not isinstance(qty, bool) and qty > 0:
+                return
             raise InvalidQuantityError(
                 f"line[{self.line_id}].qty", f"must be a positive integer, got {self.qty!r}"
             )
+
+
+_NEEDS_STORE = (FulfilmentType.PICKUP_IN_STORE, FulfilmentType.SHIP_TO_STORE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,14 +147,16 @@ class Order:
     meta: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self) -> None:
-        if not self.lines:
+        lines = self.lines
+        if not lines:
             raise DomError(f"order[{self.id}].lines", "an order needs at least one line")
-        check_coordinates(self.lat, self.lon, f"order[{self.id}]")
-        needs_store = self.fulfilment in (FulfilmentType.PICKUP_IN_STORE, FulfilmentType.SHIP_TO_STORE)
-        if needs_store and not self.pickup_location:
+        if not (-90.0 <= self.lat <= 90.0 and -180.0 <= self.lon <= 180.0):  # the field name only if wrong
+            check_coordinates(self.lat, self.lon, f"order[{self.id}]")
+        if not self.pickup_location and self.fulfilment in _NEEDS_STORE:
             raise DomError(f"order[{self.id}].pickup_location", f"required for {self.fulfilment.value}")
-        seen: set[str] = set()
-        for line in self.lines:
-            if line.line_id in seen:
-                raise DomError(f"order[{self.id}].lines", f"duplicate line_id {line.line_id!r}")
-            seen.add(line.line_id)
+        if len(lines) > 1 and len({line.line_id for line in lines}) < len(lines):
+            seen: set[str] = set()
+            for line in lines:
+                if line.line_id in seen:
+                    raise DomError(f"order[{self.id}].lines", f"duplicate line_id {line.line_id!r}")
+                seen.add(line.line_id)
