@@ -296,6 +296,7 @@ class CarrierCatalog:
         """``choose``'s quote as its fields (service, cost, ship_at, promised_at, co2_kg), or None."""
         day = math.floor(now / HOURS_PER_DAY)
         hour = now - day * HOURS_PER_DAY
+        past_cutoff = hour >= location_cutoff_hour  # hour >= min(cutoff, pickup): past either
         tonnes = kg / 1000.0
         quotes = []
         for (
@@ -316,7 +317,7 @@ class CarrierCatalog:
             if km > max_km or kg > max_kg:  # not service.serves(km, kg)
                 continue
             # service.ship_time, transit.quantile, rate_card.price and co2_kg inlined, same float operations
-            d = day + 1 if hour >= min(location_cutoff_hour, pickup) else day
+            d = day + 1 if past_cutoff or hour >= pickup else day
             if weekdays_only:
                 while d % 7 >= 5:  # hour 0 is a Monday
                     d += 1

@@ -113,9 +113,13 @@ class InventoryLedger:
 
     def atp_matrix(self, sku_idx: Sequence[int], loc_idx: npt.NDArray[np.intp]) -> IntArray:
         """ATP for each SKU index (rows) at each location index (columns), clipped at zero."""
-        # two take() calls: a few times cheaper than np.ix_ indexing on the small matrices of one order
-        rows = np.asarray(sku_idx, dtype=np.intp)
-        clipped: IntArray = self._raw_atp.take(rows, axis=0).take(loc_idx, axis=1)
+        # take() calls: a few times cheaper than np.ix_ indexing on the small matrices of one order
+        clipped: IntArray
+        if len(sku_idx) == 1:  # nearly half the orders: one SKU row, a 1-d take
+            clipped = self._raw_atp[sku_idx[0]].take(loc_idx)[None]
+        else:
+            rows = np.asarray(sku_idx, dtype=np.intp)
+            clipped = self._raw_atp.take(rows, axis=0).take(loc_idx, axis=1)
         np.maximum(clipped, 0, out=clipped)
         return clipped
 

@@ -234,6 +234,7 @@ def walk(
     line_row, atp = ctx.line_row, ctx.atp
     picks, considered = plan.picks, plan.considered
     stock: dict[int, list[int]] = {}  # ATP rows of the candidates visited (usually a few of ``order``)
+    one_row = atp.shape[0] == 1
     left = sum(remaining)
     for j in order:
         if left == 0 or len(picks) >= limit:
@@ -241,7 +242,7 @@ def walk(
         considered.append(j)
         avail = stock.get(j)
         if avail is None:
-            avail = stock[j] = atp[:, j].tolist()
+            avail = stock[j] = [atp.item(0, j)] if one_row else atp[:, j].tolist()
         for i, need in enumerate(remaining):
             if need == 0:
                 continue
