@@ -36,6 +36,7 @@ _EMPTY = np.zeros(0, dtype=np.intp)
 @dataclass(slots=True)
 class _Lines:
     physical: list[int]  # indices into order.lines
+    qty: list[int]  # per physical line
     digital: list[ShipmentLine]
     rejected: list[Unfulfilled]
     sku_idx: list[int]
@@ -129,8 +130,8 @@ class SourcingEngine:
     # --------------------------------------------------------------- building
     def _classify_lines(self, order: Order) -> _Lines:
         sku_index, skus = self.network.sku_index, self.network.skus
-        out = _Lines([], [], [], [], [])
-        physical, sku_idx, kg = out.physical, out.sku_idx, out.kg
+        out = _Lines([], [], [], [], [], [])
+        physical, qty, sku_idx, kg = out.physical, out.qty, out.sku_idx, out.kg
         digital_order = order.fulfilment is FulfilmentType.DIGITAL
         for k, line in enumerate(order.lines):
             s = sku_index.get(line.sku)
@@ -145,6 +146,7 @@ class SourcingEngine:
                 )
             else:
                 physical.append(k)
+                qty.append(line.qty)
                 sku_idx.append(s)
                 kg.append(sku.weight_kg)
         return out
@@ -199,9 +201,13 @@ class SourcingEngine:
         dest: tuple[float, float, str],
         cand: npt.NDArray[np.intp],
     ) -> SourcingContext:
-        rows: dict[int, int] = {}
-        line_row = [rows.setdefault(s, len(rows)) for s in lines.sku_idx]
-        row_sku = list(rows)
+        sku_idx = lines.sku_idx
+        if len(sku_idx) == 1:
+            line_row, row_sku = [0], [sku_idx[0]]
+        else:
+            rows: dict[int, int] = {}
+            line_row = [rows.setdefault(s, len(rows)) for s in sku_idx]
+            row_sku = list(rows)
         deadline = (
             None
             if order.max_delivery_days is None
@@ -217,7 +223,7 @@ class SourcingEngine:
             dest_lat=dest[0],
             dest_lon=dest[1],
             deadline=deadline,
-            line_qty=[order.lines[k].qty for k in lines.physical],
+            line_qty=lines.qty,
             line_kg=lines.kg,
             line_row=line_row,
             row_sku=row_sku,

@@ -69,12 +69,12 @@ class SourcingContext:
         known = self._dist_some
         cand = self.cand
         if not known:  # the usual case: the shipping locations, asked for once
-            km = self.network.distances_km_few(self.point, [int(cand[j]) for j in positions])
+            km = self.network.distances_km_few(self.point, [cand.item(j) for j in positions])
             known.update(zip(positions, km, strict=True))
             return km
         missing = [j for j in positions if j not in known]
         if missing:
-            km = self.network.distances_km_few(self.point, [int(cand[j]) for j in missing])
+            km = self.network.distances_km_few(self.point, [cand.item(j) for j in missing])
             known.update(zip(missing, km, strict=True))
         return [known[j] for j in positions]
 
