@@ -310,19 +310,29 @@ class InventoryLedger:
     def commit(self, ref: str, at: float = 0.0, loc: int | None = None) -> list[Item]:
         """Ship the units reserved for ``ref`` (all, or those at location index ``loc``)."""
         taken = self._take_reserved(ref, loc)
+        reserved, on_hand = self.reserved, self.on_hand
+        seq, journal = self._seq, self._journal if self.record else None
         for lc, s, qty in taken:
-            self.reserved[s, lc] -= qty
-            self.on_hand[s, lc] -= qty
-            self._log(at, MovementKind.COMMIT, lc, s, qty, ref)
+            reserved[s, lc] = reserved.item(s, lc) - qty
+            on_hand[s, lc] = on_hand.item(s, lc) - qty
+            seq += 1
+            if journal is not None:  # as _log
+                journal.append((seq, at, MovementKind.COMMIT, lc, s, qty, ref))
+        self._seq = seq
         return taken
 
     def release(self, ref: str, at: float = 0.0, loc: int | None = None) -> list[Item]:
         """Cancel the reservation of ``ref`` (all, or at location index ``loc``): ATP goes back up."""
         taken = self._take_reserved(ref, loc)
+        reserved, raw = self.reserved, self._raw_atp
+        seq, journal = self._seq, self._journal if self.record else None
         for lc, s, qty in taken:
-            self.reserved[s, lc] -= qty
-            self._raw_atp[s, lc] += qty
-            self._log(at, MovementKind.RELEASE, lc, s, qty, ref)
+            reserved[s, lc] = reserved.item(s, lc) - qty
+            raw[s, lc] = raw.item(s, lc) + qty
+            seq += 1
+            if journal is not None:  # as _log
+                journal.append((seq, at, MovementKind.RELEASE, lc, s, qty, ref))
+        self._seq = seq
         return taken
 
     def add_inbound(self, ref: str, loc_id: str, sku_id: str, qty: int, eta: float, at: float = 0.0) -> None:
