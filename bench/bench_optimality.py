@@ -215,6 +215,18 @@ def _change(split: float, ref: float) -> str:
     return f"{100 * cut:.0f}% fewer" if cut >= 0 else f"{-100 * cut:.0f}% more"
 
 
+def window_spec(text: str) -> tuple[float, float]:
+    """``WINDOW:RELEASE`` hours (e.g. ``1:4``) as two positive floats, or a clear argparse error."""
+    parts = text.split(":")
+    try:
+        window, release = (float(x) for x in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WINDOW:RELEASE hours such as 1:4, got {text!r}") from None
+    if not (window > 0 and release >= 0):
+        raise argparse.ArgumentTypeError(f"window must be > 0 and release >= 0 hours, got {text!r}")
+    return window, release
+
+
 def window_sweep(
     inst: Instance,
     penalty: float,
@@ -234,8 +246,8 @@ def window_sweep(
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
     ]
-    for spec in args.sweep:
-        window, release = (float(x) for x in spec.split(":"))
+    for window, release in args.sweep:
+        spec = f"{window:g}:{release:g}"
         sweep_args = argparse.Namespace(**{**vars(args), "window_hours": window, "release_hours": release})
         for name in ("batch", "batch+lookahead"):
             started = time.perf_counter()
@@ -373,7 +385,8 @@ def main() -> None:
     parser.add_argument(
         "--sweep",
         nargs="*",
-        default=["1:4", "4:12", "8:24", "24:48"],
+        type=window_spec,
+        default=[(1.0, 4.0), (4.0, 12.0), (8.0, 24.0), (24.0, 48.0)],
         help="batch WINDOW:RELEASE hours to re-run on the Jasin-Sinha network (none: skip)",
     )
     parser.add_argument("--time-limit", type=float, default=1.0, help="CP-SAT seconds per batch window")
