@@ -170,7 +170,7 @@ class Network:
 
     def distances_km(self, lat: float, lon: float) -> FloatArray:
         """Great-circle km from a point to every location (cached per point; do not mutate)."""
-        result: FloatArray = self._distance_cache(round(lat, 5), round(lon, 5))
+        result: FloatArray = self._distance_cache(*self.point(lat, lon))
         return result
 
     def distances_km_to(self, lat: float, lon: float, loc_idx: npt.NDArray[np.intp]) -> FloatArray:
@@ -180,8 +180,7 @@ class Network:
         vectorised formula), but costs a few locations rather than all when only a few are needed.
         """
         return haversine_prepared_km(
-            round(lat, 5),
-            round(lon, 5),
+            *self.point(lat, lon),
             self._rad_lats.take(loc_idx),
             self._cos_lats.take(loc_idx),
             self.lons.take(loc_idx),
