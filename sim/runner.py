@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import polars as pl
-from scipy import stats
 
 from sim.metrics import KPI_NAMES, kpis
 from sim.model import Knobs, Simulation
@@ -243,6 +242,8 @@ def _ci(values: list[float]) -> tuple[float, float]:
     mean = sum(clean) / n
     if n < 2:
         return mean, math.nan
+    from scipy import stats  # lazily: a second of import time every worker process would pay
+
     sd = math.sqrt(sum((v - mean) ** 2 for v in clean) / (n - 1))
     return mean, float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
 
