@@ -1,7 +1,8 @@
 """Inventory conservation at every simulation event, from the ledger's own journal.
 
 The run is stepped one SimPy event at a time (``Simulation.run`` is kept, its ``env.run`` is replaced
-by a stepping loop) and after every event the journal movements since the last check are folded in:
+by a stepping loop) and after every event (and every order the arrivals process places by moving the
+clock without an event) the journal movements since the last check are folded in:
 
 * per (SKU, location): on hand - initial == receipts + restocks + adjustments - commits;
 * no balance is negative, reserved never exceeds on hand, reserved equals the open reservations;
@@ -119,7 +120,17 @@ class Audit:
                 env.step()
                 self.check()
 
+        advance = env.advance_to
+
+        def advancing(t: float) -> bool:
+            # orders placed without a SimPy event (the clock jumps to them) are checked one by one too
+            moved = advance(t)
+            if moved:
+                self.check()
+            return moved
+
         env.run = stepping  # type: ignore[method-assign,assignment]
+        env.advance_to = advancing  # type: ignore[method-assign]
         self.sim.run()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Generator
+from typing import Any
 
 import polars as pl
 import pytest
@@ -86,3 +87,33 @@ def test_walk_in_draws_equal_generator_choice(seed: int) -> None:
         start += n
         assert np.array_equal(got, want)
     assert a.random() == b.random()  # the same uniforms were consumed
+
+
+def test_advance_to_moves_the_clock_as_a_timeout_would_and_only_when_nothing_is_due() -> None:
+    """The arrivals shortcut: the clock value equals ``now + (t - now)``; an event due at or before
+    ``t`` (ties included: an earlier-scheduled event runs first) makes it refuse."""
+    from sim.model import CountingEnvironment
+
+    env = CountingEnvironment()
+    env.timeout(5.0)
+    assert env.advance_to(0.1 + 0.2)
+    assert env.now == 0.0 + ((0.1 + 0.2) - 0.0)
+    assert env.steps == 1
+    assert not env.advance_to(5.0)  # the timeout is due at 5.0: it must run first
+    assert not env.advance_to(7.0)
+    assert env.now == 0.1 + 0.2
+
+
+def test_runs_with_and_without_the_clock_jump_are_identical(tiny_world: Any, monkeypatch: Any) -> None:
+    """Placing orders by moving the clock gives exactly the tables that a timeout per order gives."""
+    from sim.model import CountingEnvironment
+    from sim.runner import run_one
+
+    run = StrategyRun(strategy="cheapest")
+    fast = run_one(tiny_world, run, 0)
+    monkeypatch.setattr(CountingEnvironment, "advance_to", lambda self, t: False)
+    slow = run_one(tiny_world, run, 0)
+    assert fast.orders > 500
+    assert fast.events == slow.events
+    for name, table in fast.tables.items():
+        assert table.equals(slow.tables[name]), name
