@@ -11,7 +11,7 @@ unit covered, paying ``split_penalty`` per extra shipment) serves more units or 
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -84,6 +84,13 @@ class _Parcel:
     co2_per_tkm: float
     last_mile: float
 
+    def column(self, card: ZoneRateCard, bracket: int) -> F:
+        """Price per zone (the last one repeated) of a weight bracket within the card's table."""
+        column = self.columns.get(bracket)
+        if column is None:  # scalar price() per zone at the bracket's limit, like quote_many's
+            column = self.columns[bracket] = _column(card, card.weight_limits_kg[bracket])
+        return column
+
     def prices(self, km: F, kg: float, items: int, zones: dict[int, npt.NDArray[np.intp]]) -> F:
         """Price per distance, as ``quote_many`` prices it."""
         card = self.service.rate_card
@@ -95,10 +102,7 @@ class _Parcel:
         if z is None:
             z = zones[id(self.zone_limits)] = np.searchsorted(self.zone_limits, km, side="left")
         if kg <= card.weight_limits_kg[-1]:
-            bracket = bisect_left(card.weight_limits_kg, kg)
-            column = self.columns.get(bracket)
-            if column is None:  # scalar price() per zone at the bracket's limit, like quote_many's
-                column = self.columns[bracket] = _column(card, card.weight_limits_kg[bracket])
+            column = self.column(card, bisect_left(card.weight_limits_kg, kg))
         else:
             column = _column(card, kg)
         price: F = column.take(z)
@@ -124,11 +128,31 @@ class _Services:
 
 
 @dataclass(frozen=True, slots=True)
+class _Bracket:
+    """Zone-card services taking one interval of parcel weights, priced per band of the table's zones.
+
+    Every price is the one ``_Parcel.prices`` gives at a distance in that band: within a band no
+    service's zone and no distance limit changes. ``last_mile`` is inf where the price is (no service).
+    """
+
+    price: F  # services x (bands + 1)
+    last_mile: F  # services x (bands + 1)
+    co2_per_tkm: F  # services x 1
+    cheapest: F  # price.min(axis=0)
+    unservable: bool  # some band has no service
+
+
+@dataclass(frozen=True, slots=True)
 class _ParcelTable:
     """A catalogue's parcel services prepared for scoring many candidates at once."""
 
     parcels: tuple[_Parcel, ...]
     by_weight: dict[tuple[bool, ...], _Services]
+    # Weights at which a service's acceptance or rate-card bracket changes, and distances at which a
+    # zone or a distance limit does: within those intervals and bands, prices are constants.
+    kg_limits: tuple[float, ...]
+    bands: F
+    brackets: dict[int, _Bracket | None]  # kg interval -> its prices; None: priced per parcel
 
     @staticmethod
     def of(catalog: CarrierCatalog) -> _ParcelTable:
@@ -137,15 +161,24 @@ class _ParcelTable:
         if cached is None or cached[0] is not catalog:
             parcels = []
             shared: dict[tuple[float, ...], F] = {}  # services with one zone table share its lookups
+            kg_limits: set[float] = set()
+            km_limits: set[float] = set()
             for s in catalog.parcel_services():
                 card = s.rate_card
                 limits = None
                 if isinstance(card, ZoneRateCard):
                     limits = shared.setdefault(card.zone_limits_km, np.array(card.zone_limits_km))
+                    kg_limits.update(float(w) for w in card.weight_limits_kg)
+                    km_limits.update(float(z) for z in card.zone_limits_km)
+                kg_limits.add(float(s.max_kg))
+                if s.max_km < np.inf:
+                    km_limits.add(float(s.max_km))
                 parcels.append(
                     _Parcel(s, limits, {}, s.linehaul_kg_co2_per_tkm, s.last_mile_kg_co2_per_parcel)
                 )
-            cached = _TABLES[id(catalog)] = (catalog, _ParcelTable(tuple(parcels), {}))
+            bands = np.array(sorted(km_limits), dtype=np.float64)
+            table = _ParcelTable(tuple(parcels), {}, tuple(sorted(kg_limits)), bands, {})
+            cached = _TABLES[id(catalog)] = (catalog, table)
         return cached[1]
 
     def _services(self, kg: float) -> _Services:
@@ -161,9 +194,57 @@ class _ParcelTable:
             )
         return services
 
+    def _bracket(self, kg: float) -> _Bracket | None:
+        """Prices per band for the weight interval holding ``kg`` (None: some service taking it has a
+        linear card or no bracket for it, or none takes it)."""
+        services = self._services(kg)
+        if not services.parcels:
+            return None
+        lows = [-np.inf, *self.bands.tolist()]  # a distance in band b is > lows[b] and <= bands[b]
+        rows = []
+        for p in services.parcels:
+            card = p.service.rate_card
+            if not isinstance(card, ZoneRateCard) or kg > card.weight_limits_kg[-1]:
+                return None
+            column = p.column(card, bisect_left(card.weight_limits_kg, kg)).tolist()
+            max_km = p.service.max_km
+            zones = card.zone_limits_km
+            rows.append([np.inf if max_km <= low else column[bisect_right(zones, low)] for low in lows])
+        price = np.array(rows, dtype=np.float64)
+        cheapest = price.min(axis=0)
+        return _Bracket(
+            price,
+            np.where(price == np.inf, np.inf, services.last_mile),
+            services.co2_per_tkm,
+            cheapest,
+            not (cheapest < np.inf).all(),
+        )
+
     def best(self, km: F, kg: float, items: int, *, with_co2: bool) -> tuple[F, F] | None:
         """Per distance: (cost, CO2e) of the best service taking the parcel, by cost, or by (CO2e, cost)
         ``with_co2`` (else the CO2e is not computed); None if some distance has no service."""
+        g = bisect_left(self.kg_limits, kg) if kg >= 0.0 else -1  # NaN and negative weights: priced apart
+        try:
+            bracket = self.brackets[g]
+        except KeyError:
+            bracket = self.brackets[g] = self._bracket(kg) if g >= 0 else None
+        if bracket is not None:
+            band = np.searchsorted(self.bands, km, side="left")
+            if with_co2:  # the same float operations as quote_many's CO2e
+                price = bracket.price.take(band, axis=1)
+                last_mile = bracket.last_mile.take(band, axis=1)  # inf where no price: as quote_many's
+                co2 = bracket.co2_per_tkm * (kg / 1000.0) * km * ROAD_CIRCUITY + last_mile
+                least = co2.min(axis=0)
+                cost = np.where(co2 == least, price, np.inf).min(axis=0)
+            else:
+                least = cost = bracket.cheapest.take(band)
+            if bracket.unservable and not (cost < np.inf).all():
+                return None
+            return cost, least
+        return self._best(km, kg, items, with_co2=with_co2)
+
+    def _best(self, km: F, kg: float, items: int, *, with_co2: bool) -> tuple[F, F] | None:
+        """``best`` service by service (linear cards, weights beyond a table)."""
         services = self._services(kg)
         if not services.parcels:
             return None
