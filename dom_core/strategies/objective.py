@@ -11,6 +11,7 @@ unit covered, paying ``split_penalty`` per extra shipment) serves more units or 
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import ClassVar
@@ -282,25 +283,34 @@ class Weighted:
         scores = candidate_scores(ctx, self.carrier_objective, self.cost, self.time, self.co2, self.balance)
         k = min(ctx.model.cutoff, len(ctx.cand))
         top = np.argsort(scores, kind="stable")[:k]
-        top = top[np.isfinite(scores.take(top))]
+        top_scores: list[float] = scores.take(top).tolist()
+        # sorted: all finite unless the first is -inf or the last inf or NaN
+        if top_scores and not (-math.inf < top_scores[0] and top_scores[-1] < math.inf):
+            top = top[np.isfinite(scores.take(top))]
+            top_scores = scores.take(top).tolist()
         ranked: list[int] = top.tolist()
-        top_scores = scores.take(top)
-        atp = ctx.atp.take(top, axis=1)  # SKU rows x ranked candidates
-        need = ctx.row_need()
-        full = np.flatnonzero((atp >= need[:, None]).all(axis=0))
+        cols: list[list[int]] = ctx.atp.take(top, axis=1).T.tolist()  # per ranked candidate: ATP per row
+        need = [0] * len(ctx.row_sku)  # units needed per SKU row
+        for r, qty in zip(ctx.line_row, ctx.line_qty, strict=True):
+            need[r] += qty
+        full = -1  # the best-scored candidate that ships the whole order
+        for c, col in enumerate(cols):
+            if all(a >= n for a, n in zip(col, need, strict=True)):
+                full = c
+                break
         greedy = None
         # When the best-scored candidate ships the whole order (at a score >= 0), the greedy cover
         # takes it first and alone (no lower score per unit exists), so it cannot beat it.
-        if not (full.size and full[0] == 0 and top_scores[0] >= 0):
-            greedy = _greedy(ctx, ranked, top_scores, atp, need)
+        if not (full == 0 and top_scores[0] >= 0):
+            greedy = _greedy(ctx, ranked, top_scores, cols, need)
             greedy_units = sum(sum(v.values()) for v in greedy.picks.values())
-            greedy_score = sum(scores[j] for j in greedy.picks) + self.split_penalty * max(
+            greedy_score = sum(scores.item(j) for j in greedy.picks) + self.split_penalty * max(
                 0, len(greedy.picks) - 1
             )
-        if full.size and (
-            greedy is None or greedy_units < sum(ctx.line_qty) or top_scores[full[0]] <= greedy_score
+        if full >= 0 and (
+            greedy is None or greedy_units < sum(ctx.line_qty) or top_scores[full] <= greedy_score
         ):
-            j = ranked[int(full[0])]
+            j = ranked[full]
             plan = Plan(considered=ranked)
             for i, qty in enumerate(ctx.line_qty):
                 plan.take(j, i, qty)
@@ -313,40 +323,42 @@ class Weighted:
             plan.considered = ranked
             plan.why = f"{self.name}: greedy cover by score per unit (split penalty {self.split_penalty})"
         if ctx.explain:
-            plan.scores = dict(zip(ranked, top_scores.tolist(), strict=True))
+            plan.scores = dict(zip(ranked, top_scores, strict=True))
         return plan
 
 
 def _greedy(
     ctx: SourcingContext,
     ranked: list[int],
-    scores: F,
-    atp: npt.NDArray[np.int64],
-    need: npt.NDArray[np.int64],
+    scores: list[float],
+    cols: list[list[int]],
+    need: list[int],
 ) -> Plan:
     """Repeatedly take the ranked candidate with the lowest score per unit it can still ship.
 
-    ``scores`` and ``atp`` (SKU rows x candidates) are aligned with ``ranked``; ``need`` is per SKU row.
-    A candidate ships min(still needed, ATP) of each row (lines of one SKU share its row).
+    ``scores`` (finite) and ``cols`` (per candidate: ATP per SKU row) are aligned with ``ranked``;
+    ``need`` is per SKU row. A candidate ships min(still needed, ATP) of each row (lines of one SKU
+    share its row). Ties go to the better-ranked candidate.
     """
     plan = Plan()
     remaining = list(ctx.line_qty)
-    left = need.copy()  # still needed per SKU row
-    usable = np.ones(len(ranked), dtype=bool)  # not picked yet
+    left = list(need)  # still needed per SKU row
+    usable = list(range(len(ranked)))  # positions not picked yet, in rank order
     line_row = ctx.line_row
-    while left.any() and len(plan.picks) < ctx.model.max_shipments:
-        units = np.minimum(atp, left[:, None]).sum(axis=0)
-        ok = usable & (units > 0)
-        if not ok.any():
+    limit = ctx.model.max_shipments
+    while any(left) and len(plan.picks) < limit:
+        pos, least = -1, math.inf
+        for c in usable:
+            units = 0
+            for a, n in zip(cols[c], left, strict=True):
+                units += a if a < n else n
+            if units > 0 and scores[c] / units < least:
+                pos, least = c, scores[c] / units
+        if pos < 0:
             break
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(ok, scores / units, np.inf)
-        pos = int(np.argmin(ratio))
-        if not ratio[pos] < np.inf:
-            break
-        usable[pos] = False
+        usable.remove(pos)
         best = ranked[pos]
-        avail = atp[:, pos].tolist()
+        avail = cols[pos]  # not read again: the candidate is picked
         for i, want in enumerate(remaining):
             r = line_row[i]
             take = min(want, avail[r])
@@ -355,7 +367,7 @@ def _greedy(
                 avail[r] -= take
                 remaining[i] -= take
                 left[r] -= take
-    if left.any() and len(plan.picks) >= ctx.model.max_shipments:
+    if any(left) and len(plan.picks) >= limit:
         plan.shortfall = f"max_shipments {ctx.model.max_shipments} reached"
     return plan
 
