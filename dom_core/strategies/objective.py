@@ -29,8 +29,9 @@ from dom_core.carriers import (
 )
 from dom_core.geo import KM_PER_MILE
 from dom_core.model import FulfilmentType
+from dom_core.network import Network
 from dom_core.quoting import quote_many
-from dom_core.strategies.base import Plan, SourcingContext, register
+from dom_core.strategies.base import IntpArray, Plan, SourcingContext, register
 
 F = npt.NDArray[np.float64]
 
@@ -47,7 +48,7 @@ def candidate_scores(
     net = ctx.network
     kg = sum(q * w for q, w in zip(ctx.line_qty, ctx.line_kg, strict=True))
     items = sum(ctx.line_qty)
-    handling = net.handling_per_order[ctx.cand] + net.handling_per_line[ctx.cand] * ctx.n_lines
+    handling = _handling(net, ctx.cand, ctx.n_lines)
     # Without a deadline, cheapest and greenest scores need no promise: the best cost, or the best
     # (CO2e, cost), over the services taking the parcel decides them, whichever service wins a tie.
     # Orders that some candidate cannot ship by any service are scored by quote_many as before.
@@ -56,7 +57,7 @@ def candidate_scores(
     if ctx.deadline is None and not (w_time or w_balance) and (with_co2 or by_cost):
         best = _ParcelTable.of(ctx.carriers).best(ctx.dist, kg, items, with_co2=with_co2)
         if best is not None:
-            fast: F = w_cost * (best[0] + handling)
+            fast: F = best[0] + handling if w_cost == 1.0 else w_cost * (best[0] + handling)  # 1.0 * x == x
             return fast + w_co2 * best[1] if w_co2 else fast
     q = quote_many(
         ctx.carriers, objective, ctx.now, net.cutoff_hours[ctx.cand], ctx.dist, kg, items, ctx.deadline
@@ -73,6 +74,26 @@ def candidate_scores(
         return score  # picked up or moved by the store transfer: no parcel service needs to accept it
     result: F = np.where(q.service < 0, np.inf, score)
     return result
+
+
+_HANDLING: dict[int, tuple[F, F, IntpArray, F]] = {}  # lines -> (per order, per line, cand, handling)
+
+
+def _handling(net: Network, cand: IntpArray, lines: int) -> F:
+    """Handling cost per candidate of an order of ``lines`` lines, kept per number of lines for the
+    last candidate array seen (the engine passes the same array for every home-delivery order)."""
+    hit = _HANDLING.get(lines)
+    if (
+        hit is not None
+        and hit[0] is net.handling_per_order
+        and hit[1] is net.handling_per_line
+        and hit[2] is cand
+    ):
+        return hit[3]
+    handling = net.handling_per_order[cand] + net.handling_per_line[cand] * lines
+    handling.setflags(write=False)
+    _HANDLING[lines] = (net.handling_per_order, net.handling_per_line, cand, handling)
+    return handling
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +322,14 @@ class Weighted:
         greedy = None
         # When the best-scored candidate ships the whole order (at a score >= 0), the greedy cover
         # takes it first and alone (no lower score per unit exists), so it cannot beat it.
-        if not (full == 0 and top_scores[0] >= 0):
+        skip = full == 0 and top_scores[0] >= 0
+        penalty = self.split_penalty
+        if full > 0 and top_scores[0] >= 0 and 0 <= penalty < math.inf and sum(ctx.line_qty) > 0:
+            # Nor can it beat the best whole-order score if that is at most the two best scores plus one
+            # penalty: with scores and penalty >= 0, any cover by two or more candidates scores at least
+            # that (float sums are monotonic too), and a cover by one candidate is a whole-order one.
+            skip = top_scores[full] <= top_scores[0] + top_scores[1] + penalty
+        if not skip:
             greedy = _greedy(ctx, ranked, top_scores, cols, need)
             greedy_units = sum(sum(v.values()) for v in greedy.picks.values())
             greedy_score = sum(scores.item(j) for j in greedy.picks) + self.split_penalty * max(
