@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from operator import ge, mul
 from typing import ClassVar
 
 import numpy as np
@@ -34,6 +35,7 @@ from dom_core.quoting import quote_many
 from dom_core.strategies.base import IntpArray, Plan, SourcingContext, register
 
 F = npt.NDArray[np.float64]
+_MIN = np.minimum.reduce  # ndarray.min without its Python wrapper
 
 
 def candidate_scores(
@@ -46,7 +48,7 @@ def candidate_scores(
 ) -> F:
     """Score of shipping the whole order from each candidate (lower is better; inf if unservable)."""
     net = ctx.network
-    kg = sum(q * w for q, w in zip(ctx.line_qty, ctx.line_kg, strict=True))
+    kg = sum(map(mul, ctx.line_qty, ctx.line_kg))
     items = sum(ctx.line_qty)
     handling = _handling(net, ctx.cand, ctx.n_lines)
     # Without a deadline, cheapest and greenest scores need no promise: the best cost, or the best
@@ -251,13 +253,13 @@ class _ParcelTable:
         except KeyError:
             bracket = self.brackets[g] = self._bracket(kg) if g >= 0 else None
         if bracket is not None:
-            band = np.searchsorted(self.bands, km, side="left")
+            band = self.bands.searchsorted(km, side="left")
             if with_co2:  # the same float operations as quote_many's CO2e
                 price = bracket.price.take(band, axis=1)
                 last_mile = bracket.last_mile.take(band, axis=1)  # inf where no price: as quote_many's
                 co2 = bracket.co2_per_tkm * (kg / 1000.0) * km * ROAD_CIRCUITY + last_mile
-                least = co2.min(axis=0)
-                cost = np.where(co2 == least, price, np.inf).min(axis=0)
+                least = _MIN(co2, axis=0)
+                cost = _MIN(np.where(co2 == least, price, np.inf), axis=0)
             else:
                 least = cost = bracket.cheapest.take(band)
             if bracket.unservable and not (cost < np.inf).all():
@@ -303,7 +305,7 @@ class Weighted:
         """Best single location or greedy cover by score per unit."""
         scores = candidate_scores(ctx, self.carrier_objective, self.cost, self.time, self.co2, self.balance)
         k = min(ctx.model.cutoff, len(ctx.cand))
-        top = np.argsort(scores, kind="stable")[:k]
+        top = scores.argsort(kind="stable")[:k]
         top_scores: list[float] = scores.take(top).tolist()
         # sorted: all finite unless the first is -inf or the last inf or NaN
         if top_scores and not (-math.inf < top_scores[0] and top_scores[-1] < math.inf):
@@ -316,7 +318,7 @@ class Weighted:
             need[r] += qty
         full = -1  # the best-scored candidate that ships the whole order
         for c, col in enumerate(cols):
-            if all(a >= n for a, n in zip(col, need, strict=True)):
+            if all(map(ge, col, need)):
                 full = c
                 break
         greedy = None
