@@ -78,23 +78,26 @@ def candidate_scores(
     return result
 
 
-_HANDLING: dict[int, tuple[F, F, IntpArray, F]] = {}  # lines -> (per order, per line, cand, handling)
+_HANDLING: dict[tuple[int, int], tuple[F, F, IntpArray, F]] = {}  # (lines, id(cand)) -> (.., handling)
 
 
 def _handling(net: Network, cand: IntpArray, lines: int) -> F:
-    """Handling cost per candidate of an order of ``lines`` lines, kept per number of lines for the
-    last candidate array seen (the engine passes the same array for every home-delivery order)."""
-    hit = _HANDLING.get(lines)
+    """Handling cost per candidate of an order of ``lines`` lines, kept for the candidate arrays the
+    engine passes again and again (one per inventory model and fulfilment type)."""
+    key = (lines, id(cand))  # the entry holds ``cand``, so no other array has its id meanwhile
+    hit = _HANDLING.get(key)
     if (
         hit is not None
+        and hit[2] is cand
         and hit[0] is net.handling_per_order
         and hit[1] is net.handling_per_line
-        and hit[2] is cand
     ):
         return hit[3]
     handling = net.handling_per_order[cand] + net.handling_per_line[cand] * lines
     handling.setflags(write=False)
-    _HANDLING[lines] = (net.handling_per_order, net.handling_per_line, cand, handling)
+    if len(_HANDLING) >= 64:  # pickup orders bring a new one-candidate array each
+        _HANDLING.clear()
+    _HANDLING[key] = (net.handling_per_order, net.handling_per_line, cand, handling)
     return handling
 
 
@@ -341,9 +344,7 @@ class Weighted:
             greedy is None or greedy_units < sum(ctx.line_qty) or top_scores[full] <= greedy_score
         ):
             j = ranked[full]
-            plan = Plan(considered=ranked)
-            for i, qty in enumerate(ctx.line_qty):
-                plan.take(j, i, qty)
+            plan = Plan({j: dict(enumerate(ctx.line_qty))}, considered=ranked)  # every line from j
             if ctx.explain:
                 best = ctx.network.locations[ctx.cand[j]].id
                 plan.why = f"{self.name}: {best} ships the whole order at the best score"
