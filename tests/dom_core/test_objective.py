@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dom_core.carriers import (
@@ -18,8 +18,11 @@ from dom_core.carriers import (
     ZoneRateCard,
     default_services,
 )
+from dom_core.engine import SourcingEngine
 from dom_core.quoting import quote_many
-from dom_core.strategies.objective import _ParcelTable
+from dom_core.strategies.base import Plan, SourcingContext
+from dom_core.strategies.objective import Cheapest, Greenest, Weighted, _ParcelTable, candidate_scores
+from tests.dom_core.test_properties import World, worlds
 
 ZONES = ((50.0, 150.0, 400.0), (25.0, 60.0))
 WEIGHTS = ((1.0, 5.0, 20.0), (0.5, 2.0, 31.5))
@@ -84,3 +87,64 @@ def test_best_service_figures_equal_quote_many(
     assert np.array_equal(cost, q.cost)
     if greenest:
         assert np.array_equal(co2, q.co2_kg)
+
+
+def _reference_plan(self: Weighted, ctx: SourcingContext) -> Plan:
+    """The plan as first written with numpy: the greedy cover always tried unless the best-scored
+    candidate ships the whole order at a score >= 0."""
+    scores = candidate_scores(ctx, self.carrier_objective, self.cost, self.time, self.co2, self.balance)
+    top = np.argsort(scores, kind="stable")[: min(ctx.model.cutoff, len(ctx.cand))]
+    top = top[np.isfinite(scores.take(top))]
+    ranked: list[int] = top.tolist()
+    top_scores = scores.take(top)
+    atp, need = ctx.atp.take(top, axis=1), ctx.row_need()
+    full = np.flatnonzero((atp >= need[:, None]).all(axis=0))
+    greedy, units, score = None, 0, 0.0
+    if not (full.size and full[0] == 0 and top_scores[0] >= 0):
+        greedy = Plan()
+        remaining, left, usable = list(ctx.line_qty), need.copy(), np.ones(len(ranked), dtype=bool)
+        while left.any() and len(greedy.picks) < ctx.model.max_shipments:
+            per = np.minimum(atp, left[:, None]).sum(axis=0)
+            ok = usable & (per > 0)
+            if not ok.any():
+                break
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(ok, top_scores / per, np.inf)
+            pos = int(np.argmin(ratio))
+            usable[pos] = False
+            avail = atp[:, pos].tolist()
+            for i, want in enumerate(remaining):
+                take = min(want, avail[ctx.line_row[i]])
+                if take > 0:
+                    greedy.take(ranked[pos], i, take)
+                    avail[ctx.line_row[i]] -= take
+                    remaining[i] -= take
+                    left[ctx.line_row[i]] -= take
+        if left.any() and len(greedy.picks) >= ctx.model.max_shipments:
+            greedy.shortfall = f"max_shipments {ctx.model.max_shipments} reached"
+        units = sum(sum(v.values()) for v in greedy.picks.values())
+        score = sum(scores[j] for j in greedy.picks) + self.split_penalty * max(0, len(greedy.picks) - 1)
+    if full.size and (greedy is None or units < sum(ctx.line_qty) or top_scores[full[0]] <= score):
+        plan = Plan(considered=ranked)
+        for i, qty in enumerate(ctx.line_qty):
+            plan.take(ranked[int(full[0])], i, qty)
+        return plan
+    assert greedy is not None
+    greedy.considered = ranked
+    return greedy
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    world=worlds(n_orders=3),
+    kind=st.sampled_from([Cheapest, Greenest, Weighted]),
+    penalty=st.sampled_from([0.0, 0.5, 2.0, 20.0, -1.0]),
+)
+def test_plan_equals_the_reference_plan(world: World, kind: type[Weighted], penalty: float) -> None:
+    """Skipping the greedy cover where it cannot win, and the list-based greedy, change no plan."""
+    strategy = kind(split_penalty=penalty)
+    reference = type("Reference", (kind,), {"plan": _reference_plan})(split_penalty=penalty)
+    for order in world.orders:
+        got = SourcingEngine(world.network, world.carriers, strategy).source(order, world.ledger.copy())
+        want = SourcingEngine(world.network, world.carriers, reference).source(order, world.ledger)
+        assert (got.shipments, got.unfulfilled) == (want.shipments, want.unfulfilled)
