@@ -25,7 +25,7 @@ import polars as pl
 import simpy
 
 from dom_core.capacity import CapacityBook
-from dom_core.decision import Decision, Shipment
+from dom_core.decision import Decision
 from dom_core.engine import SourcingEngine
 from dom_core.model import HOURS_PER_DAY, FulfilmentType, LocationKind, Order, OrderLine
 from dom_core.optimise.batch import BatchReoptimiser
@@ -380,19 +380,33 @@ class Simulation:
     ) -> None:
         """One row of the orders table (``dec`` is None for a backorder cancelled after its wait)."""
         d = self.demand
+        shipping: float = 0
+        handling: float = 0
+        transfer_cost: float = 0
+        co2, promised = 0.0, math.nan
         if dec is None:
-            shipments: tuple[Shipment, ...] = ()
-            allocated, transfer_cost, co2, promised = 0, 0.0, 0.0, math.nan
+            n_ship, allocated = 0, 0
+        elif len(dec.shipments) == 1 and not dec.transfers:  # most orders
+            (s,) = dec.shipments
+            n_ship, allocated = 1, 0
+            for ln in s.lines:
+                allocated += ln.qty
+            # 0 + x == x: the general case's sums, bit for bit
+            shipping, handling, co2, promised = s.shipping_cost, s.handling_cost, s.co2_kg, s.promised_at
         else:
             shipments = dec.shipments
-            allocated = 0
+            n_ship, allocated = len(shipments), 0
             for s in shipments:
                 for ln in s.lines:
                     allocated += ln.qty
             # sum() as in Decision.co2_kg/cost: the same float additions in the same order
-            transfer_cost = sum([t.cost for t in dec.transfers]) if dec.transfers else 0
+            shipping = sum([s.shipping_cost for s in shipments])
+            handling = sum([s.handling_cost for s in shipments])
+            if dec.transfers:
+                transfer_cost = sum([t.cost for t in dec.transfers])
             co2 = dec.co2_kg
-            promised = max([s.promised_at for s in shipments]) if shipments else math.nan
+            if shipments:
+                promised = max([s.promised_at for s in shipments])
         self.records.orders.append(
             (
                 ref,
@@ -408,9 +422,9 @@ class Simulation:
                 allocated,
                 lost,
                 sum(q for _, _, q in backordered) if backordered else 0,
-                len(shipments),
-                sum([s.shipping_cost for s in shipments]),
-                sum([s.handling_cost for s in shipments]),
+                n_ship,
+                shipping,
+                handling,
                 transfer_cost,
                 co2,
                 promised,
