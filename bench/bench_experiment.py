@@ -1,0 +1,92 @@
+"""Wall and CPU time of a whole experiment (`dom simulate`), optionally A/B against an earlier commit.
+
+The machine's speed swings from minute to minute, so a before/after figure is only fair when the two
+run in turn: with ``--against REV`` the commit's tree is exported to a temporary folder and each round
+runs it and the working tree one after the other (same venv, the old code first on ``PYTHONPATH``).
+
+    python bench/bench_experiment.py                                   # the default scenario, once
+    python bench/bench_experiment.py --against e6c61c5 --rounds 2      # old and new in turn, twice
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def export(rev: str, into: Path) -> Path:
+    """The tree of commit ``rev`` written under ``into`` (git archive: no repository metadata)."""
+    tree = into / rev
+    tree.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree
+
+
+def simulate(tree: Path, scenario: str, out: Path) -> tuple[float, float, str]:
+    """(wall s, CPU s of the process and its workers, the run's closing line) of one `dom simulate`."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    code = "from sim.cli import app; app()"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code, "simulate", scenario, "--out", str(out)],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode:
+        raise SystemExit(f"dom simulate failed in {tree}:\n{done.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    closing = next((ln for ln in reversed(done.stdout.splitlines()) if "simulated in" in ln), "")
+    return wall, cpu, closing.strip()
+
+
+def main() -> None:
+    """Run the experiment(s) and print and write the table."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("scenario", nargs="?", default="scenarios/default.yaml")
+    ap.add_argument("--against", metavar="REV", help="also run this commit, in turn with the working tree")
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "experiment.md")
+    args = ap.parse_args()
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = [("working tree", ROOT)]
+        if args.against:
+            trees.insert(0, (args.against, export(args.against, Path(tmp))))
+        for rnd in range(1, args.rounds + 1):
+            for label, tree in trees:
+                wall, cpu, closing = simulate(tree, args.scenario, Path(tmp) / "results")
+                rows.append(f"| {rnd} | {label} | {wall:.1f} | {cpu:.1f} | {closing} |")
+                print(rows[-1], flush=True)
+    table = "\n".join(
+        [
+            f"# `dom simulate {args.scenario}`",
+            "",
+            "| round | code | wall s | CPU s | dom's closing line |",
+            "|---:|---|---:|---:|---|",
+            *rows,
+        ]
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(table + "\n", encoding="utf-8")
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
