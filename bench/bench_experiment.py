@@ -26,7 +26,9 @@ def export(rev: str, into: Path) -> Path:
     """The tree of commit ``rev`` written under ``into`` (git archive: no repository metadata)."""
     tree = into / rev
     tree.mkdir(parents=True)
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=False, capture_output=True)
+    if archive.returncode:
+        raise SystemExit(f"--against: {rev!r} is not a commit here ({archive.stderr.decode().strip()})")
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
     return tree
 
