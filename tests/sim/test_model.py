@@ -11,9 +11,10 @@ import pytest
 import simpy
 
 from dom_core.errors import DomError
-from sim.model import Simulation
+from sim.model import CountingEnvironment, Simulation
+from sim.runner import run_one
 from sim.scenario import StrategyRun, load_scenario
-from sim.world import build_world
+from sim.world import World, build_world
 from tests.sim.conftest import BASE_STOCK, variant
 
 
@@ -92,8 +93,6 @@ def test_walk_in_draws_equal_generator_choice(seed: int) -> None:
 def test_advance_to_moves_the_clock_as_a_timeout_would_and_only_when_nothing_is_due() -> None:
     """The arrivals shortcut: the clock value equals ``now + (t - now)``; an event due at or before
     ``t`` (ties included: an earlier-scheduled event runs first) makes it refuse."""
-    from sim.model import CountingEnvironment
-
     env = CountingEnvironment()
     env.timeout(5.0)
     assert env.advance_to(0.1 + 0.2)
@@ -104,13 +103,20 @@ def test_advance_to_moves_the_clock_as_a_timeout_would_and_only_when_nothing_is_
     assert env.now == 0.1 + 0.2
 
 
-def test_runs_with_and_without_the_clock_jump_are_identical(tiny_world: Any, monkeypatch: Any) -> None:
+def test_runs_with_and_without_the_clock_jump_are_identical(tiny_world: World, monkeypatch: Any) -> None:
     """Placing orders by moving the clock gives exactly the tables that a timeout per order gives."""
-    from sim.model import CountingEnvironment
-    from sim.runner import run_one
+    advance = CountingEnvironment.advance_to
+    jumps = []
+
+    def counted(self: CountingEnvironment, t: float) -> bool:
+        moved = advance(self, t)
+        jumps.append(moved)
+        return moved
 
     run = StrategyRun(strategy="cheapest")
+    monkeypatch.setattr(CountingEnvironment, "advance_to", counted)
     fast = run_one(tiny_world, run, 0)
+    assert sum(jumps) > fast.orders / 2  # most orders were placed by the jump
     monkeypatch.setattr(CountingEnvironment, "advance_to", lambda self, t: False)
     slow = run_one(tiny_world, run, 0)
     assert fast.orders > 500
