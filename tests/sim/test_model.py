@@ -11,6 +11,7 @@ import pytest
 import simpy
 
 from dom_core.errors import DomError
+from sim import model
 from sim.model import CountingEnvironment, Simulation
 from sim.runner import run_one
 from sim.scenario import StrategyRun, load_scenario
@@ -123,3 +124,22 @@ def test_runs_with_and_without_the_clock_jump_are_identical(tiny_world: World, m
     assert fast.events == slow.events
     for name, table in fast.tables.items():
         assert table.equals(slow.tables[name]), name
+
+
+@pytest.mark.parametrize("garbage", [0, 3])
+def test_daily_collections_stop_after_a_cycle_free_week_only(
+    tiny_world: World, monkeypatch: Any, garbage: int
+) -> None:
+    """The paused cyclic collector runs daily while it finds garbage, and stops after a week of none."""
+    found: list[int] = []
+
+    def collect(generation: int = 2) -> int:
+        found.append(garbage)
+        return garbage
+
+    monkeypatch.setattr(model.gc, "collect", collect)
+    sim = Simulation(tiny_world, StrategyRun(strategy="split_shipments"), 0)
+    sim.run()
+    days = int(sim.env.now // 24)
+    assert days > model.CYCLE_FREE_DAYS + 2
+    assert len(found) == (days if garbage else model.CYCLE_FREE_DAYS)
