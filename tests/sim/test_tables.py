@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 from typing import Any
 
@@ -53,3 +54,27 @@ def test_constants_and_table_schemas() -> None:
     assert got.equals(row_built([row, row], ORDERS).with_columns(strategy=pl.lit("s"), replication=pl.lit(1)))
     for schema in TABLES.values():
         assert frame([], schema).schema == pl.Schema(schema)
+
+
+def test_frame_does_not_start_the_cyclic_collector() -> None:
+    """After a run the collector's first pass is a full one over the run's heap: converting the rows
+    must not be what starts it (a transposition of all rows at once allocates one iterator per row)."""
+    rows = [(f"O{k}", k, k / 3) for k in range(20_000)]
+    passes: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            passes.append(info["generation"])
+
+    was_enabled = gc.isenabled()
+    gc.enable()
+    gc.collect()
+    gc.callbacks.append(count)
+    try:
+        df = frame(rows, SCHEMA)
+    finally:
+        gc.callbacks.remove(count)
+        if not was_enabled:
+            gc.disable()
+    assert passes == []
+    assert df.equals(row_built(rows, SCHEMA))
