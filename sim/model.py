@@ -585,23 +585,25 @@ class Simulation:
         led, carried = self.ledger, self.world.carried
         zero = led.unavailable()
         zero &= carried
-        stockouts = zero.sum(axis=0)
-        on_hand = led.on_hand.sum(axis=0)
-        for loc, location in enumerate(self.network.locations):
-            backlog = sum(j.units for j in self.queues[loc])
-            self.records.daily.append(
-                (
-                    day,
-                    location.id,
-                    location.kind.value,
-                    int(on_hand[loc]),
-                    int(stockouts[loc]),
-                    backlog,
-                    float(self.picked_today[loc]),
-                    self.cap_per_hour[loc]
-                    * max(1, self.sc.operations.shift_end_hour - self.sc.operations.shift_start_hour),
-                )
+        stockouts = zero.sum(axis=0).tolist()
+        on_hand = led.on_hand.sum(axis=0).tolist()
+        picked = self.picked_today.tolist()
+        shift = max(1, self.sc.operations.shift_end_hour - self.sc.operations.shift_start_hour)
+        self.records.daily.extend(
+            (
+                day,
+                location.id,
+                location.kind.value,
+                on_hand[loc],
+                stockouts[loc],
+                sum([j.units for j in queue]),
+                picked[loc],
+                cap * shift,
             )
+            for loc, (location, queue, cap) in enumerate(
+                zip(self.network.locations, self.queues, self.cap_per_hour, strict=True)
+            )
+        )
         self.picked_today[:] = 0
 
     def _replenish(self, day: int) -> None:

@@ -75,9 +75,41 @@ TABLES: dict[str, dict[str, Any]] = {
 }
 
 
+_BLOCK = 128  # rows transposed at a time (see _by_column)
+
+
 def frame(rows: list[tuple[Any, ...]], schema: dict[str, Any], **constants: Any) -> pl.DataFrame:
     """A DataFrame of recorded rows with the table's schema, plus constant key columns (strategy, ...)."""
-    df = pl.DataFrame(rows, schema=schema, orient="row")
+    df = _by_column(rows, schema) if rows else None
+    if df is None:
+        df = pl.DataFrame(rows, schema=schema, orient="row")
     if constants:
         df = df.with_columns([pl.lit(v).alias(k) for k, v in constants.items()])
     return df
+
+
+def _by_column(rows: list[tuple[Any, ...]], schema: dict[str, Any]) -> pl.DataFrame | None:
+    """The rows as a DataFrame built one typed Series per column, or None if a value does not fit its
+    column strictly (a float in an integer column, ...): the row constructor then converts as it always has.
+
+    ~2-3x faster than ``pl.DataFrame(rows, orient="row")``, which converts cell by cell; the same values
+    for the values the recorders write.
+    """
+    columns: list[list[Any]] = [[] for _ in schema]
+    try:
+        # Transposed a block at a time: ``zip(*rows)`` over all rows makes one live tuple iterator per
+        # row, enough allocations to start the cyclic collector, and its first pass after the run (gc on
+        # again, for ``Records.table``) is a full one over the run's heap, ~4x the conversion itself.
+        # A block makes ~_BLOCK objects and frees them, far below the generation-0 threshold (700).
+        for start in range(0, len(rows), _BLOCK):
+            block = zip(*rows[start : start + _BLOCK], strict=True)
+            for column, values in zip(columns, block, strict=True):
+                column.extend(values)
+        return pl.DataFrame(
+            [
+                pl.Series(name, column, dtype=dtype)
+                for (name, dtype), column in zip(schema.items(), columns, strict=True)
+            ]
+        )
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+        return None
