@@ -326,6 +326,7 @@ class ReturnLocationPolicy(Protocol):
 
 RETURN_POLICIES = Registry("return policy")
 register_return_policy = RETURN_POLICIES.register
+_NEAREST_WHY = "nearest return location"
 
 
 @register_return_policy("nearest")
@@ -337,7 +338,7 @@ class Nearest:
 
     def choose(self, ctx: ReturnContext) -> Choice:
         """Nearest candidate."""
-        return Choice(ctx.nearest(), "nearest return location")
+        return Choice(ctx.nearest(), _NEAREST_WHY)
 
 
 def _preferred(ctx: ReturnContext, loc_id: str | None, what: str) -> Choice:
@@ -520,26 +521,33 @@ class ReturnsEngine:
         if rejected is not None:
             why = Explanation(self.policy.name, model.name, (), f"rejected: {rejected}")
             return ReturnDecision(request, why, rejected=rejected)
-        ctx = ReturnContext(
-            request, net, ledger, s, cand.idx, cand.priority, cand.members, explain, _index=cand.index
-        )
-        choice = self.policy.choose(ctx)
         notes: tuple[CandidateNote, ...] = ()
-        if explain:
-            ranked = ctx.cand
-            atp = ledger.atp_matrix([s], np.array(ranked, dtype=np.intp))[0]
-            notes = tuple(
-                CandidateNote(
-                    net.locations[i].id,
-                    _status(i == choice.location, choice.remarks.get(i)),
-                    (int(a),),
-                    r,
-                    ctx.dist[i],
-                )
-                for r, (i, a) in enumerate(zip(ranked, atp, strict=True), start=1)
+        at = None
+        if not explain and type(self.policy) is Nearest:  # what Nearest.choose gives, without a context
+            at = cand.index.nearest(*net.point(request.lat, request.lon))
+        if at is not None:
+            loc, reason = int(cand.idx[at]), _NEAREST_WHY
+        else:
+            ctx = ReturnContext(
+                request, net, ledger, s, cand.idx, cand.priority, cand.members, explain, _index=cand.index
             )
-        chosen = net.locations[choice.location].id
-        why = Explanation(self.policy.name, model.name, notes, f"{choice.why}: {chosen}")
+            choice = self.policy.choose(ctx)
+            loc, reason = choice.location, choice.why
+            if explain:
+                ranked = ctx.cand
+                atp = ledger.atp_matrix([s], np.array(ranked, dtype=np.intp))[0]
+                notes = tuple(
+                    CandidateNote(
+                        net.locations[i].id,
+                        _status(i == loc, choice.remarks.get(i)),
+                        (int(a),),
+                        r,
+                        ctx.dist[i],
+                    )
+                    for r, (i, a) in enumerate(zip(ranked, atp, strict=True), start=1)
+                )
+        chosen = net.locations[loc].id
+        why = Explanation(self.policy.name, model.name, notes, f"{reason}: {chosen}")
         disposition = self.terms.disposition[request.grade]
         refund, fee = self.terms.refund(request)
         restocked = request.qty if disposition is Disposition.RESTOCK else 0
