@@ -155,11 +155,11 @@ class _NearestIndex:
     """The nearest of a fixed set of locations to a point, looking at only a few of them.
 
     Points fall in cells of ``CELL_DEG`` degrees. A cell (set up on its first point) keeps the locations
-    within ``2 r`` (plus a margin) of the one nearest to its centre, ``r`` bounding the distance from the
-    centre to any point of the cell: by the triangle inequality every other location is farther from every
-    point of the cell than that one is, so the nearest is among those kept. Among several, keys like
-    ``Network.nearness`` (minus the cosine of the central angle) decide where they differ by more than
-    ``NEAR_TIE``.
+    at most ``2 r`` (plus a margin) farther from its centre than the nearest one is, ``r`` bounding the
+    distance from the centre to any point of the cell: by the triangle inequality every location left out
+    is farther from every point of the cell than that one, so the nearest (and any tied with it) is kept.
+    Among several, keys like ``Network.nearness`` (minus the cosine of the central angle) decide where
+    they differ by more than ``NEAR_TIE``.
     """
 
     CELL_DEG = 0.2
@@ -178,7 +178,7 @@ class _NearestIndex:
 
     def nearest(self, lat: float, lon: float) -> int | None:
         """Position of the location nearest to (lat, lon); None when too close to call (or near a pole)."""
-        if not -89.0 < lat < 89.0:
+        if not -89.0 < lat < 89.0:  # cells stay clear of the poles
             return None
         cell = (math.floor(lat / self.CELL_DEG), math.floor(lon / self.CELL_DEG))
         near = self._cells.get(cell) or self._cell(cell)
