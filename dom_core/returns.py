@@ -18,6 +18,7 @@ import pydantic
 
 from dom_core.decision import CandidateNote, Explanation
 from dom_core.errors import DomError, InvalidQuantityError
+from dom_core.geo import EARTH_RADIUS_KM, haversine_many_km
 from dom_core.inventory import InventoryLedger
 from dom_core.model import Capability, check_coordinates
 from dom_core.network import NEAR_TIE, InventoryModel, Network
@@ -150,6 +151,67 @@ class ReturnDecision:
         return self.rejected is None
 
 
+class _NearestIndex:
+    """The nearest of a fixed set of locations to a point, looking at only a few of them.
+
+    Points fall in cells of ``CELL_DEG`` degrees. A cell (set up on its first point) keeps the locations
+    at most ``2 r`` (plus a margin) farther from its centre than the nearest one is, ``r`` bounding the
+    distance from the centre to any point of the cell: by the triangle inequality every location left out
+    is farther from every point of the cell than that one, so the nearest (and any tied with it) is kept.
+    Among several, keys like ``Network.nearness`` (minus the cosine of the central angle) decide where
+    they differ by more than ``NEAR_TIE``.
+    """
+
+    CELL_DEG = 0.2
+    MARGIN_KM = 0.01  # far more than the rounding error of any distance involved
+
+    __slots__ = ("_cells", "_lats", "_lons", "_units")
+
+    def __init__(self, lats: npt.NDArray[np.float64], lons: npt.NDArray[np.float64]) -> None:
+        self._lats, self._lons = lats, lons
+        units = []
+        for lat, lon in zip(lats.tolist(), lons.tolist(), strict=True):
+            p, q = math.radians(lat), math.radians(lon)
+            units.append((-math.cos(p) * math.cos(q), -math.cos(p) * math.sin(q), -math.sin(p)))
+        self._units = units
+        self._cells: dict[tuple[int, int], tuple[int, ...]] = {}
+
+    def nearest(self, lat: float, lon: float) -> int | None:
+        """Position of the location nearest to (lat, lon); None when too close to call (or near a pole)."""
+        if not -89.0 < lat < 89.0:  # cells stay clear of the poles
+            return None
+        cell = (math.floor(lat / self.CELL_DEG), math.floor(lon / self.CELL_DEG))
+        near = self._cells.get(cell) or self._cell(cell)
+        if len(near) == 1:
+            return near[0]
+        p, q = math.radians(lat), math.radians(lon)
+        cos_p = math.cos(p)
+        x, y, z = cos_p * math.cos(q), cos_p * math.sin(q), math.sin(p)
+        units = self._units
+        best = second = math.inf
+        at = near[0]
+        for k in near:
+            a, b, c = units[k]
+            key = a * x + b * y + c * z
+            if key < second:
+                if key < best:
+                    best, second, at = key, best, k
+                else:
+                    second = key
+        return at if second > best + NEAR_TIE else None
+
+    def _cell(self, cell: tuple[int, int]) -> tuple[int, ...]:
+        h = self.CELL_DEG
+        lo, hi = cell[0] * h, (cell[0] + 1) * h
+        # a meridian then a parallel arc from the centre reach any point of the cell
+        widest = 1.0 if lo < 0.0 < hi else max(math.cos(math.radians(lo)), math.cos(math.radians(hi)))
+        r = EARTH_RADIUS_KM * math.radians(h / 2) * (1.0 + widest)
+        km = haversine_many_km((cell[0] + 0.5) * h, (cell[1] + 0.5) * h, self._lats, self._lons)
+        near = tuple(np.flatnonzero(km <= km.min() + 2 * r + self.MARGIN_KM).tolist())
+        self._cells[cell] = near
+        return near
+
+
 @dataclass(frozen=True, slots=True)
 class _Candidates:
     """An inventory model's eligible return locations as arrays (built once per model)."""
@@ -157,6 +219,7 @@ class _Candidates:
     idx: npt.NDArray[np.intp]
     priority: npt.NDArray[np.int64]
     members: frozenset[int]
+    index: _NearestIndex
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -177,6 +240,7 @@ class ReturnContext:
     explain: bool = True
     _km: list[npt.NDArray[np.float64]] = field(default_factory=list, repr=False)
     _sorted: list[tuple[tuple[int, ...], dict[int, float]]] = field(default_factory=list, repr=False)
+    _index: _NearestIndex | None = field(default=None, repr=False)
 
     @property
     def km(self) -> npt.NDArray[np.float64]:
@@ -220,12 +284,17 @@ class ReturnContext:
     def nearest_at(self, positions: npt.NDArray[np.intp] | None) -> int:
         """``nearest`` of the candidates at ``positions`` of ``idx`` (None: all), without sorting them all."""
         if positions is None and not self._km and self.idx.size > 1:
-            # a nearness key orders as the distances do where keys differ by more than NEAR_TIE
             r = self.request
-            key = self.network.nearness(self.network.point(r.lat, r.lon)).take(self.idx)
-            first = int(np.argmin(key))
-            if np.partition(key, 1)[1] > key[first] + NEAR_TIE:
-                return int(self.idx[first])
+            if self._index is not None:
+                at = self._index.nearest(*self.network.point(r.lat, r.lon))
+                if at is not None:
+                    return int(self.idx[at])
+            else:
+                # a nearness key orders as the distances do where keys differ by more than NEAR_TIE
+                key = self.network.nearness(self.network.point(r.lat, r.lon)).take(self.idx)
+                first = int(np.argmin(key))
+                if np.partition(key, 1)[1] > key[first] + NEAR_TIE:
+                    return int(self.idx[first])
         km = self.km if positions is None else self.km[positions]
         tie = np.flatnonzero(km == km.min())
         if positions is not None:
@@ -257,6 +326,7 @@ class ReturnLocationPolicy(Protocol):
 
 RETURN_POLICIES = Registry("return policy")
 register_return_policy = RETURN_POLICIES.register
+_NEAREST_WHY = "nearest return location"
 
 
 @register_return_policy("nearest")
@@ -268,7 +338,7 @@ class Nearest:
 
     def choose(self, ctx: ReturnContext) -> Choice:
         """Nearest candidate."""
-        return Choice(ctx.nearest(), "nearest return location")
+        return Choice(ctx.nearest(), _NEAREST_WHY)
 
 
 def _preferred(ctx: ReturnContext, loc_id: str | None, what: str) -> Choice:
@@ -411,7 +481,8 @@ class ReturnsEngine:
             among = [net.loc_index[i] for i in listed] if listed else None
             idx = np.array(net.with_capability(Capability.ACCEPT_RETURNS, among), dtype=np.intp)
             priority = np.array([net.locations[i].priority for i in idx.tolist()], dtype=np.int64)
-            cached = _Candidates(idx, priority, frozenset(idx.tolist()))
+            index = _NearestIndex(net.lats.take(idx), net.lons.take(idx))
+            cached = _Candidates(idx, priority, frozenset(idx.tolist()), index)
             self._candidates[model.name] = cached
         return cached
 
@@ -450,24 +521,33 @@ class ReturnsEngine:
         if rejected is not None:
             why = Explanation(self.policy.name, model.name, (), f"rejected: {rejected}")
             return ReturnDecision(request, why, rejected=rejected)
-        ctx = ReturnContext(request, net, ledger, s, cand.idx, cand.priority, cand.members, explain)
-        choice = self.policy.choose(ctx)
         notes: tuple[CandidateNote, ...] = ()
-        if explain:
-            ranked = ctx.cand
-            atp = ledger.atp_matrix([s], np.array(ranked, dtype=np.intp))[0]
-            notes = tuple(
-                CandidateNote(
-                    net.locations[i].id,
-                    _status(i == choice.location, choice.remarks.get(i)),
-                    (int(a),),
-                    r,
-                    ctx.dist[i],
-                )
-                for r, (i, a) in enumerate(zip(ranked, atp, strict=True), start=1)
+        at = None
+        if not explain and type(self.policy) is Nearest:  # what Nearest.choose gives, without a context
+            at = cand.index.nearest(*net.point(request.lat, request.lon))
+        if at is not None:
+            loc, reason = int(cand.idx[at]), _NEAREST_WHY
+        else:
+            ctx = ReturnContext(
+                request, net, ledger, s, cand.idx, cand.priority, cand.members, explain, _index=cand.index
             )
-        chosen = net.locations[choice.location].id
-        why = Explanation(self.policy.name, model.name, notes, f"{choice.why}: {chosen}")
+            choice = self.policy.choose(ctx)
+            loc, reason = choice.location, choice.why
+            if explain:
+                ranked = ctx.cand
+                atp = ledger.atp_matrix([s], np.array(ranked, dtype=np.intp))[0]
+                notes = tuple(
+                    CandidateNote(
+                        net.locations[i].id,
+                        _status(i == loc, choice.remarks.get(i)),
+                        (int(a),),
+                        r,
+                        ctx.dist[i],
+                    )
+                    for r, (i, a) in enumerate(zip(ranked, atp, strict=True), start=1)
+                )
+        chosen = net.locations[loc].id
+        why = Explanation(self.policy.name, model.name, notes, f"{reason}: {chosen}")
         disposition = self.terms.disposition[request.grade]
         refund, fee = self.terms.refund(request)
         restocked = request.qty if disposition is Disposition.RESTOCK else 0
