@@ -167,13 +167,11 @@ class _NearestIndex:
 
     __slots__ = ("_cells", "_lats", "_lons", "_units")
 
-    def __init__(self, lats: npt.NDArray[np.float64], lons: npt.NDArray[np.float64]) -> None:
-        self._lats, self._lons = lats, lons
-        units = []
-        for lat, lon in zip(lats.tolist(), lons.tolist(), strict=True):
-            p, q = math.radians(lat), math.radians(lon)
-            units.append((-math.cos(p) * math.cos(q), -math.cos(p) * math.sin(q), -math.sin(p)))
-        self._units = units
+    def __init__(self, network: Network, idx: npt.NDArray[np.intp]) -> None:
+        """The index over locations ``idx`` of ``network``."""
+        self._lats, self._lons = network.lats.take(idx), network.lons.take(idx)
+        # the rows Network.nearness multiplies: minus each location's unit vector
+        self._units = [tuple(row) for row in network._neg_unit.take(idx, axis=0).tolist()]
         self._cells: dict[tuple[int, int], tuple[int, ...]] = {}
 
     def nearest(self, lat: float, lon: float) -> int | None:
@@ -481,7 +479,7 @@ class ReturnsEngine:
             among = [net.loc_index[i] for i in listed] if listed else None
             idx = np.array(net.with_capability(Capability.ACCEPT_RETURNS, among), dtype=np.intp)
             priority = np.array([net.locations[i].priority for i in idx.tolist()], dtype=np.int64)
-            index = _NearestIndex(net.lats.take(idx), net.lons.take(idx))
+            index = _NearestIndex(net, idx)
             cached = _Candidates(idx, priority, frozenset(idx.tolist()), index)
             self._candidates[model.name] = cached
         return cached

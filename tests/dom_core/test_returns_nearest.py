@@ -116,7 +116,7 @@ def test_nearest_equals_the_smallest_distance(centre: tuple[float, float], sprea
 def test_index_keeps_every_location_that_can_be_nearest_in_a_cell() -> None:
     rng = np.random.default_rng(3)
     net = _network(rng, 80, (48.0, 8.0), 3.0)
-    index = _NearestIndex(net.lats, net.lons)
+    index = _NearestIndex(net, np.arange(len(net.locations)))
     for lat, lon in _points(rng, net, 100):
         km = net.distances_km(lat, lon)
         index.nearest(lat, lon)
