@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run simulate dashboard test lint bench clean
+.PHONY: setup compiled run simulate dashboard test lint bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) (set PY=python3 if that is 3.11+)"; exit 1; }
@@ -13,14 +13,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: compiled
+
+# The hot modules compiled with Cython (tools/build_compiled.py): a no-op while the build matches the
+# sources; without a C compiler the pure-Python sources run, with the same results, more slowly.
+compiled: $(STAMP)
+	@$(BIN)/python tools/build_compiled.py \
+		|| echo "warning: no compiled build; the pure-Python sources run (same results, slower)"
 
 # Main job: the strategy comparison on the default scenario, then the dashboard on its results.
-run: $(STAMP)
+run: compiled
 	$(BIN)/dom simulate scenarios/default.yaml
 	$(BIN)/streamlit run app.py --server.headless true
 
-simulate: $(STAMP)
+simulate: compiled
 	$(BIN)/dom simulate scenarios/default.yaml
 
 dashboard: $(STAMP)
@@ -28,13 +34,13 @@ dashboard: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy dom_core sim
+	$(BIN)/mypy dom_core sim tools
 
-test: $(STAMP) lint
+test: compiled lint
 	$(BIN)/python -m pytest -n 2
 
-bench: $(STAMP)
+bench: compiled
 	$(BIN)/python bench/bench_sourcing.py
 
 clean:
-	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .compiled results .pytest_cache .mypy_cache .ruff_cache

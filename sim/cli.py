@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from dom_core import compiled
 from dom_core.errors import DomError
 
 app = typer.Typer(add_completion=False, help="DOM workbench: test and compare order sourcing rules.")
@@ -133,8 +134,10 @@ def simulate(
         )
     )
     orders = sum(r.orders for r in result.runs)
+    engine = "compiled" if compiled.active() else "pure Python: `make compiled` builds the faster one"
     console.print(
-        f"{len(result.runs)} runs, {orders:,} orders simulated in {result.seconds:.1f} s; results in {folder}"
+        f"{len(result.runs)} runs, {orders:,} orders simulated in {result.seconds:.1f} s ({engine}); "
+        f"results in {folder}"
     )
 
 

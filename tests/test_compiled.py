@@ -1,0 +1,119 @@
+"""The compiled build is used only while it matches the sources, and it decides exactly as they do."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dom_core import compiled
+from dom_core.compiled import COMPILED_MODULES, RECIPE, matching_build, prefer_compiled, source_tag
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the compiled modules' sources and the build recipe, as a repository root."""
+    monkeypatch.delenv(compiled.PURE_ENV, raising=False)
+    for module in (*COMPILED_MODULES, RECIPE):
+        (tmp_path / module).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / module, tmp_path / module)
+    return tmp_path
+
+
+def _fake_build(root: Path, complete: bool = True) -> Path:
+    folder = root / ".compiled" / source_tag(root)
+    (folder / "dom_core").mkdir(parents=True)
+    if complete:
+        (folder / "COMPLETE").write_text(folder.name)
+    return folder
+
+
+def test_the_tag_follows_every_source_byte(sources: Path) -> None:
+    tag = source_tag(sources)
+    for module in (COMPILED_MODULES[0], COMPILED_MODULES[-1], RECIPE):
+        path = sources / module
+        text = path.read_bytes()
+        path.write_bytes(text + b" ")
+        assert source_tag(sources) != tag, module
+        path.write_bytes(text)
+        assert source_tag(sources) == tag
+
+
+def test_a_build_is_used_only_while_complete_and_matching(
+    sources: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert matching_build(sources) is None  # nothing built
+    partial = _fake_build(sources, complete=False)
+    assert matching_build(sources) is None  # an interrupted build
+    (partial / "COMPLETE").write_text(partial.name)
+    assert matching_build(sources) == partial
+    monkeypatch.setenv(compiled.PURE_ENV, "1")
+    assert matching_build(sources) is None  # the sources on request
+    monkeypatch.delenv(compiled.PURE_ENV)
+    engine = sources / "dom_core/engine.py"
+    engine.write_text(engine.read_text() + "\n# edited\n")
+    assert matching_build(sources) is None  # stale: the edited source runs
+    engine.unlink()
+    assert matching_build(sources) is None  # a source missing: no tag, the sources run
+
+
+def test_prefer_compiled_puts_the_build_first(sources: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build = _fake_build(sources)
+    monkeypatch.setattr(compiled, "_current_build", lambda: build)
+    assert prefer_compiled("dom_core", ["/src/dom_core"]) == [str(build / "dom_core"), "/src/dom_core"]
+    assert prefer_compiled("sim", ["/src/sim"]) == ["/src/sim"]  # no folder for it in this build
+    monkeypatch.setattr(compiled, "_current_build", lambda: None)
+    assert prefer_compiled("dom_core", ["/src/dom_core"]) == ["/src/dom_core"]
+
+
+RUN_ALL = """
+import hashlib, sys
+from dom_core.compiled import active
+from sim.runner import run_one
+from sim.scenario import StrategyRun, load_scenario
+from sim.tables import TABLES
+from sim.world import build_world
+
+world = build_world(load_scenario(sys.argv[1]))
+print(active())
+for strategy in ["split_shipments", "distance", "ranked", "cheapest", "greenest", "ship_from_primary"]:
+    result = run_one(world, StrategyRun(strategy=strategy), 0)
+    h = hashlib.sha256()
+    for name in TABLES:
+        h.update(result.tables[name].write_csv().encode())
+    print(strategy, h.hexdigest())
+"""
+
+
+def _run(pure: bool) -> list[str]:
+    from tests.sim.conftest import TINY
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), compiled.PURE_ENV: "1" if pure else "0"}
+    out = subprocess.run(
+        [sys.executable, "-c", RUN_ALL, str(TINY)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
+        timeout=300,
+    )
+    return out.stdout.splitlines()
+
+
+def test_the_compiled_build_gives_the_sources_results() -> None:
+    """Every table of a run of each strategy, compiled against pure Python, equal to the last bit."""
+    if compiled.matching_build() is None:
+        if os.environ.get("DOM_REQUIRE_COMPILED") == "1":
+            pytest.fail("no compiled build matches the sources: `python tools/build_compiled.py` failed?")
+        pytest.skip("no compiled build for the current sources (python tools/build_compiled.py)")
+    fast, pure = _run(pure=False), _run(pure=True)
+    assert fast[0] == "True" and pure[0] == "False"  # each process ran what it was meant to
+    assert len(fast) == 7
+    assert fast[1:] == pure[1:]
