@@ -60,8 +60,9 @@ def scenario_dict(orders: int) -> dict[str, object]:
     }
 
 
-def run_single(orders: int) -> dict[str, float]:
+def run_single(orders: int) -> dict[str, float | str]:
     """Run one size in this process and report its figures."""
+    from dom_core.compiled import active
     from sim.model import Simulation
     from sim.scenario import Scenario, StrategyRun
     from sim.world import build_world
@@ -104,6 +105,7 @@ def run_single(orders: int) -> dict[str, float]:
         "peak_mib": peak_mib,
         "first_tenth_us": first,
         "last_tenth_us": last,
+        "engine": "compiled" if active() else "pure Python",
     }
 
 
@@ -137,13 +139,13 @@ def main() -> None:
         rows.append(json.loads(out.strip().splitlines()[-1]))
     lines = [
         "| orders | setup s | run s | orders/s | µs/order | µs/order first tenth | µs/order last tenth "
-        "| SimPy events | events/s | peak RSS MiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| SimPy events | events/s | peak RSS MiB | engine |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     lines.extend(
         f"| {r['orders']:,} | {r['setup_s']:.1f} | {r['run_s']:.1f} | {r['orders_per_s']:,.0f} | "
         f"{r['us_per_order']:.0f} | {r['first_tenth_us']:.0f} | {r['last_tenth_us']:.0f} | "
-        f"{r['events']:,} | {r['events_per_s']:,.0f} | {r['peak_mib']:,.0f} |"
+        f"{r['events']:,} | {r['events_per_s']:,.0f} | {r['peak_mib']:,.0f} | {r['engine']} |"
         for r in rows
     )
     table = "\n".join(lines)
