@@ -30,6 +30,7 @@ COMPILED_MODULES: tuple[str, ...] = (
     "dom_core/inventory.py",
     "dom_core/model.py",
     "dom_core/network.py",
+    "dom_core/quoting.py",
     "dom_core/returns.py",
     "dom_core/rules.py",
     "dom_core/strategies/base.py",

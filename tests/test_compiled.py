@@ -82,7 +82,11 @@ from sim.world import build_world
 
 world = build_world(load_scenario(sys.argv[1]))
 print(active())
-for strategy in ["split_shipments", "distance", "ranked", "cheapest", "greenest", "ship_from_primary"]:
+STRATEGIES = [
+    "split_shipments", "distance", "ranked", "cheapest", "greenest", "fastest", "balance_stock",
+    "ship_from_primary", "split_by_line_items", "no_split",
+]
+for strategy in STRATEGIES:
     result = run_one(world, StrategyRun(strategy=strategy), 0)
     h = hashlib.sha256()
     for name in TABLES:
@@ -115,5 +119,5 @@ def test_the_compiled_build_gives_the_sources_results() -> None:
         pytest.skip("no compiled build for the current sources (python tools/build_compiled.py)")
     fast, pure = _run(pure=False), _run(pure=True)
     assert fast[0] == "True" and pure[0] == "False"  # each process ran what it was meant to
-    assert len(fast) == 7
+    assert len(fast) == 11
     assert fast[1:] == pure[1:]
