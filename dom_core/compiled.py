@@ -1,7 +1,8 @@
 """The optional compiled build of the hot modules, used only while it matches their sources exactly.
 
 ``tools/build_compiled.py`` compiles the modules in ``COMPILED_MODULES`` unchanged with Cython into
-``.compiled/<tag>/``, where the tag is a hash of those modules' sources and the interpreter's ABI.
+``.compiled/<tag>/``, where the tag is a hash of those modules' sources, the build recipe and the
+interpreter's ABI.
 Each package of ours calls ``prefer_compiled`` first thing, which puts that build's folder ahead of
 the sources on the package's ``__path__``, so ``import dom_core.engine`` finds the extension module.
 Edit one source and the tag changes: the old build no longer matches, and the sources run until the
@@ -59,7 +60,7 @@ def source_tag(root: Path = ROOT, modules: tuple[str, ...] = COMPILED_MODULES) -
 
 def build_dir(root: Path = ROOT) -> Path:
     """Where the build for the current sources lives (it may not exist)."""
-    return root / ".compiled" / source_tag(root)
+    return root / BUILD_ROOT.name / source_tag(root)
 
 
 def matching_build(root: Path = ROOT) -> Path | None:

@@ -8,6 +8,7 @@ from typing import Any
 from dom_core.compiled import prefer_compiled
 
 __path__ = prefer_compiled(__name__, __path__)  # before the strategy modules are imported
+
 from dom_core.strategies import commerce_layer, magento, objective, optimal, ranked
 from dom_core.strategies.base import STRATEGIES, Plan, SourcingContext, Strategy
 
