@@ -135,12 +135,16 @@ class SourcingContext:
         keys = positions.tolist() if isinstance(positions, np.ndarray) else positions
         return dict(zip(keys, cols, strict=True))
 
-    def row_need(self) -> npt.NDArray[np.int64]:
-        """Units the order needs of each SKU row (lines of one SKU added up)."""
+    def row_units(self) -> list[int]:
+        """Units the order needs of each SKU row (lines of one SKU added up), as a list."""
         need = [0] * self.atp.shape[0]
         for r, qty in zip(self.line_row, self.line_qty, strict=True):  # np.add.at costs more on a few lines
             need[r] += qty
-        return np.array(need, dtype=np.int64)
+        return need
+
+    def row_need(self) -> npt.NDArray[np.int64]:
+        """``row_units`` as an array."""
+        return np.array(self.row_units(), dtype=np.int64)
 
     def covers_order(self) -> npt.NDArray[np.bool_]:
         """For every candidate: can it ship the whole order alone?"""

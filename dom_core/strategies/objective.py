@@ -316,9 +316,7 @@ class Weighted:
             top_scores = scores.take(top).tolist()
         ranked: list[int] = top.tolist()
         cols: list[list[int]] = ctx.atp.take(top, axis=1).T.tolist()  # per ranked candidate: ATP per row
-        need = [0] * len(ctx.row_sku)  # units needed per SKU row
-        for r, qty in zip(ctx.line_row, ctx.line_qty, strict=True):
-            need[r] += qty
+        need = ctx.row_units()
         full = -1  # the best-scored candidate that ships the whole order
         for c, col in enumerate(cols):
             if all(map(ge, col, need)):
