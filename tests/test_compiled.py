@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from dom_core import compiled
 from dom_core.compiled import COMPILED_MODULES, RECIPE, matching_build, prefer_compiled, source_tag
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.sim.conftest import ROOT, TINY, run_script
 
 
 @pytest.fixture
@@ -73,12 +70,12 @@ def test_prefer_compiled_puts_the_build_first(sources: Path, monkeypatch: pytest
 
 
 RUN_ALL = """
-import hashlib, sys
+import sys
 from dom_core.compiled import active
 from sim.runner import run_one
 from sim.scenario import StrategyRun, load_scenario
-from sim.tables import TABLES
 from sim.world import build_world
+from tests.sim.conftest import digest
 
 world = build_world(load_scenario(sys.argv[1]))
 print(active())
@@ -87,28 +84,12 @@ STRATEGIES = [
     "ship_from_primary", "split_by_line_items", "no_split",
 ]
 for strategy in STRATEGIES:
-    result = run_one(world, StrategyRun(strategy=strategy), 0)
-    h = hashlib.sha256()
-    for name in TABLES:
-        h.update(result.tables[name].write_csv().encode())
-    print(strategy, h.hexdigest())
+    print(strategy, digest(run_one(world, StrategyRun(strategy=strategy), 0)))
 """
 
 
 def _run(pure: bool) -> list[str]:
-    from tests.sim.conftest import TINY
-
-    env = {**os.environ, "PYTHONPATH": str(ROOT), compiled.PURE_ENV: "1" if pure else "0"}
-    out = subprocess.run(
-        [sys.executable, "-c", RUN_ALL, str(TINY)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=True,
-        timeout=300,
-    )
-    return out.stdout.splitlines()
+    return run_script(RUN_ALL, str(TINY), env={compiled.PURE_ENV: "1" if pure else "0"}, timeout=300)
 
 
 def test_the_compiled_build_gives_the_sources_results() -> None:

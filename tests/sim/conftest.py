@@ -8,14 +8,21 @@ kind of stock movement happens within a fraction of a second of simulation.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sim.runner import RunResult
 from sim.scenario import Scenario, load_scenario
+from sim.tables import TABLES
 from sim.world import World, build_world
 
+ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parent / "data"
 TINY = DATA / "tiny.yaml"
 BASE_STOCK = DATA / "base_stock.yaml"
@@ -32,6 +39,31 @@ def variant(scenario: Scenario, **changes: Any) -> Scenario:
             node = node[key]
         node[leaf] = value
     return Scenario.model_validate(data)
+
+
+def digest(result: RunResult) -> str:
+    """A hash of every table of a run (row order included)."""
+    h = hashlib.sha256()
+    for name in TABLES:
+        h.update(result.tables[name].write_csv().encode())
+    return h.hexdigest()
+
+
+def run_script(script: str, *args: str, env: dict[str, str], timeout: float) -> list[str]:
+    """The stdout lines of ``python -c script args`` run from the repository root, with ``env`` added;
+    a failing script fails the test with the end of its stderr."""
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        cwd=ROOT,
+        check=False,
+        timeout=timeout,
+    )
+    if out.returncode:
+        pytest.fail(f"the script exited with {out.returncode}:\n{out.stderr[-3000:]}")
+    return out.stdout.splitlines()
 
 
 @pytest.fixture(scope="session")

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 import pytest
 
 from sim.demand import DemandStream, generate_demand
 from sim.model import Simulation
-from sim.runner import RunResult, run_one
+from sim.runner import run_one
 from sim.scenario import Scenario, StrategyRun
 from sim.tables import TABLES
 from sim.world import World, build_world
-from tests.sim.conftest import TINY, variant
+from tests.sim.conftest import TINY, digest, run_script, variant
 
-ROOT = Path(__file__).resolve().parents[2]
 DEMAND_FIELDS = (
     "t",
     "market",
@@ -42,14 +35,6 @@ def same_demand(a: DemandStream, b: DemandStream) -> bool:
     return all(np.array_equal(getattr(a, f), getattr(b, f)) for f in DEMAND_FIELDS) and (
         a.fulfilment == b.fulfilment and a.channels == b.channels
     )
-
-
-def digest(result: RunResult) -> str:
-    """A hash of every table of a run (row order included)."""
-    h = hashlib.sha256()
-    for name in TABLES:
-        h.update(result.tables[name].write_csv().encode())
-    return h.hexdigest()
 
 
 def test_same_seed_same_run(tiny: Scenario, tiny_world: World) -> None:
@@ -112,29 +97,16 @@ def test_kpis_are_bitwise_reproducible(tiny: Scenario, tiny_world: World) -> Non
 
 
 SCRIPT = """
-import hashlib, sys
+import sys
 from sim.runner import run_one
 from sim.scenario import StrategyRun, load_scenario
-from sim.tables import TABLES
 from sim.world import build_world
-result = run_one(build_world(load_scenario(sys.argv[1])), StrategyRun(strategy="split_shipments"), 0)
-h = hashlib.sha256()
-for name in TABLES:
-    h.update(result.tables[name].write_csv().encode())
-print(h.hexdigest())
+from tests.sim.conftest import digest
+print(digest(run_one(build_world(load_scenario(sys.argv[1])), StrategyRun(strategy="split_shipments"), 0)))
 """
 
 
 def test_same_run_in_another_interpreter_with_another_hash_seed(tiny_world: World) -> None:
     """No result depends on str hashing (set/dict order), so spawned workers reproduce it too."""
-    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(TINY)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=True,
-        timeout=120,
-    )
-    assert out.stdout.strip() == digest(run_one(tiny_world, StrategyRun(strategy="split_shipments"), 0))
+    (out,) = run_script(SCRIPT, str(TINY), env={"PYTHONHASHSEED": "12345"}, timeout=120)
+    assert out.strip() == digest(run_one(tiny_world, StrategyRun(strategy="split_shipments"), 0))

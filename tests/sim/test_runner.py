@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -24,9 +21,8 @@ from sim.metrics import KPI_NAMES
 from sim.runner import ExperimentResult, run_experiment
 from sim.scenario import Scenario
 from sim.tables import TABLES
-from tests.sim.conftest import variant
+from tests.sim.conftest import run_script, variant
 
-ROOT = Path(__file__).resolve().parents[2]
 STRATEGIES = ["split_shipments", "cheapest"]
 
 
@@ -62,14 +58,7 @@ def test_one_or_two_workers_give_the_same_results(
     (test_workers_are_not_forked_from_a_polars_process)."""
     spec = tmp_path / "scenario.json"
     spec.write_text(experiment_scenario.model_dump_json())
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run(
-        [sys.executable, "-c", PARALLEL, str(spec), str(tmp_path / "out")],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        timeout=300,
-    )
+    run_script(PARALLEL, str(spec), str(tmp_path / "out"), env={}, timeout=300)
     parallel_kpis = pl.read_parquet(tmp_path / "out" / "kpis.parquet")
     parallel_comparison = pl.read_parquet(tmp_path / "out" / "comparison.parquet")
     # rtol: KPI means sum floats in polars' random group order (test_kpis_are_bitwise_reproducible)
