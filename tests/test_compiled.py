@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -102,3 +105,30 @@ def test_the_compiled_build_gives_the_sources_results() -> None:
     assert fast[0] == "True" and pure[0] == "False"  # each process ran what it was meant to
     assert len(fast) == 11
     assert fast[1:] == pure[1:]
+
+
+def _build_tool(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("build_compiled", ROOT / RECIPE)
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    monkeypatch.setenv(compiled.PURE_ENV, "1")  # as the tool sets for itself
+    spec.loader.exec_module(tool)
+    return tool
+
+
+def test_the_build_tool_names_a_listed_source_that_does_not_exist(monkeypatch: pytest.MonkeyPatch) -> None:
+    tool = _build_tool(monkeypatch)
+    monkeypatch.setattr(tool, "COMPILED_MODULES", (*COMPILED_MODULES, "dom_core/no_such_module.py"))
+    with pytest.raises(SystemExit, match=r"COMPILED_MODULES.*dom_core/no_such_module\.py"):
+        tool.build(force=True)
+
+
+def test_the_build_tool_rejects_a_job_count_below_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tool = _build_tool(monkeypatch)
+    monkeypatch.setattr(sys, "argv", ["build_compiled.py", "--jobs", "0"])
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main()
+    assert exit_info.value.code == 2
+    assert "--jobs: must be at least 1, got 0" in capsys.readouterr().err

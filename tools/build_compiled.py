@@ -32,6 +32,9 @@ DIRECTIVES = {
 
 def build(force: bool = False, jobs: int = 2) -> Path:
     """Compile into the build folder of the current sources and return it."""
+    missing = [module for module in (*COMPILED_MODULES, RECIPE) if not (ROOT / module).is_file()]
+    if missing:
+        raise SystemExit(f"COMPILED_MODULES (dom_core/compiled.py): no such source under {ROOT}: {missing}")
     current = build_dir()
     if (current / "COMPLETE").is_file() and not force:
         print(f"compiled build up to date: {current.relative_to(ROOT)}")
@@ -98,6 +101,8 @@ def main() -> None:
     parser.add_argument("--force", action="store_true", help="build again even if up to date")
     parser.add_argument("--jobs", type=int, default=2, help="parallel C compilations (default 2)")
     args = parser.parse_args()
+    if args.jobs < 1:
+        parser.error(f"--jobs: must be at least 1, got {args.jobs}")
     build(args.force, args.jobs)
 
 
