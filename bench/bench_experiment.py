@@ -3,6 +3,8 @@
 The machine's speed swings from minute to minute, so a before/after figure is only fair when the two
 run in turn: with ``--against REV`` the commit's tree is exported to a temporary folder and each round
 runs it and the working tree one after the other (same venv, the old code first on ``PYTHONPATH``).
+A commit that has ``tools/build_compiled.py`` gets its own compiled build first (~2 minutes), so both
+sides run as their users would; the closing line says which ran compiled.
 
     python bench/bench_experiment.py                                   # the default scenario, once
     python bench/bench_experiment.py --against e6c61c5 --rounds 2      # old and new in turn, twice
@@ -30,6 +32,12 @@ def export(rev: str, into: Path) -> Path:
     if archive.returncode:
         raise SystemExit(f"--against: {rev!r} is not a commit here ({archive.stderr.decode().strip()})")
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    recipe = tree / "tools" / "build_compiled.py"
+    if recipe.is_file():  # a commit that has a compiled build runs compiled, as its users would
+        print(f"building {rev}'s compiled modules ...", flush=True)
+        built = subprocess.run([sys.executable, str(recipe)], cwd=tree, check=False, capture_output=True)
+        if built.returncode:
+            print(f"  no build, {rev} runs its sources: {built.stderr.decode()[-300:]}", flush=True)
     return tree
 
 

@@ -87,6 +87,30 @@ class Records:
         return df.with_columns([pl.lit(v).alias(k) for k, v in constants.items()]) if constants else df
 
 
+@dataclass
+class SharedDemand:
+    """One replication's demand stream and its orders as placed, for the runs of every strategy on it.
+
+    Common random numbers make the stream identical for every strategy, and ``Order``s are immutable, so
+    the runs of one replication in one process build each order once (``orders[k]``, filled on first use)
+    instead of once per strategy. A lone run does without: a million-order run would keep them all.
+    """
+
+    demand: DemandStream
+    replication: int
+    demand_factor: float
+    orders: list[Order | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.orders:
+            self.orders = [None] * len(self.demand)
+
+
+def shared_demand(world: World, replication: int, demand_factor: float = 1.0) -> SharedDemand:
+    """The demand of a replication, to share between the runs of its strategies."""
+    return SharedDemand(generate_demand(world, replication, demand_factor), replication, demand_factor)
+
+
 @dataclass(frozen=True)
 class Knobs:
     """Rule knobs an analyst turns without editing the scenario file."""
@@ -137,6 +161,7 @@ class Simulation:
         record_events: bool = True,
         explain_every: int = 500,
         progress: Callable[[float], None] | None = None,
+        shared: SharedDemand | None = None,
     ) -> None:
         self.world, self.run_spec, self.replication = world, run, replication
         self.knobs = knobs or Knobs()
@@ -159,7 +184,16 @@ class Simulation:
             self.reoptimiser = BatchReoptimiser(
                 self.network, world.carriers, time_limit=1.0, forecast=forecast
             )
-        self.demand: DemandStream = generate_demand(world, replication, self.knobs.demand_factor)
+        self._placed: list[Order | None] | None = None  # orders as placed, shared with other runs
+        if shared is None:
+            self.demand: DemandStream = generate_demand(world, replication, self.knobs.demand_factor)
+        elif (shared.replication, shared.demand_factor) != (replication, self.knobs.demand_factor):
+            raise ValueError(
+                f"shared demand of replication {shared.replication} (demand factor {shared.demand_factor}) "
+                f"given to a run of replication {replication} (demand factor {self.knobs.demand_factor})"
+            )
+        else:
+            self.demand, self._placed = shared.demand, shared.orders
         self.records = Records()
         self.record_events = record_events
         self.explain_every = explain_every
@@ -290,10 +324,20 @@ class Simulation:
             self.sc.demand.max_delivery_days,
         )
 
+    def _placed_order(self, k: int, lines: list[tuple[int, int, int]], ref: str) -> Order:
+        """The order ``k`` as placed (all its lines), built once per replication when runs share them."""
+        placed = self._placed
+        if placed is None:
+            return self._order(k, lines, ref)
+        order = placed[k]
+        if order is None:
+            order = placed[k] = self._order(k, lines, ref)
+        return order
+
     def _place(self, k: int, lines: list[tuple[int, int, int]]) -> None:
         ref = f"O{k}"
         if self.reoptimiser is not None:
-            self.held.append((k, ref, lines, self._order(k, lines, ref)))
+            self.held.append((k, ref, lines, self._placed_order(k, lines, ref)))
         else:
             self._source(k, ref, lines, attempt=0)
 
@@ -321,7 +365,7 @@ class Simulation:
 
     def _source(self, k: int, ref: str, lines: list[tuple[int, int, int]], attempt: int) -> None:
         now = self.env.now
-        order = self._order(k, lines, ref)
+        order = self._placed_order(k, lines, ref) if attempt == 0 else self._order(k, lines, ref)
         explain = attempt == 0 and k % self.explain_every == 0
         decision = self.engine.source(order, self.ledger, now, explain=explain)
         self.events_processed += 1

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from sim.metrics import KPI_NAMES, kpis
-from sim.model import Knobs, Simulation
+from sim.model import Knobs, SharedDemand, Simulation, shared_demand
 from sim.scenario import AS_CONFIGURED, Scenario, StrategyRun
 from sim.tables import TABLES
 from sim.world import World, build_world
@@ -43,11 +43,13 @@ def run_one(
     *,
     record_events: bool = True,
     progress: Callable[[float], None] | None = None,
+    shared: SharedDemand | None = None,
 ) -> RunResult:
-    """Simulate one strategy on one replication and compute its KPIs."""
+    """Simulate one strategy on one replication and compute its KPIs (``shared``: the replication's
+    demand, when other runs on it share it)."""
     started = time.perf_counter()
     simulation = Simulation(
-        world, run, replication, knobs=knobs, record_events=record_events, progress=progress
+        world, run, replication, knobs=knobs, record_events=record_events, progress=progress, shared=shared
     )
     records = simulation.run()
     keys = {"strategy": run.name, "replication": replication}
@@ -87,17 +89,41 @@ def _expected_effort(run: StrategyRun) -> int:
     return 2 if "objective" in module else 1
 
 
+class DemandCache:
+    """The shared demand of the replications a process is running, the latest ``size`` of them.
+
+    Tasks come replication by replication, so with two workers a process moves on from a replication
+    once the other one has too: two entries keep every replication's orders built once per process.
+    """
+
+    def __init__(self, world: World, size: int = 2) -> None:
+        self.world, self.size = world, size
+        self._entries: dict[tuple[int, float], SharedDemand] = {}
+
+    def get(self, replication: int, demand_factor: float) -> SharedDemand:
+        """The shared demand of ``replication`` (drawn on first use)."""
+        key = (replication, demand_factor)
+        entry = self._entries.pop(key, None) or shared_demand(self.world, replication, demand_factor)
+        self._entries[key] = entry  # most recently used last
+        while len(self._entries) > self.size:
+            del self._entries[next(iter(self._entries))]
+        return entry
+
+
 _WORLD: World | None = None
+_DEMAND: DemandCache | None = None
 
 
 def _worker_run(scenario_json: str, run_json: str, replication: int, knobs_json: str) -> RunResult:
-    global _WORLD  # noqa: PLW0603 -- one world per worker process, built once (deterministic from the scenario)
+    # one world per worker process, built once (deterministic from the scenario), and its demand cache
+    global _WORLD, _DEMAND  # noqa: PLW0603
     scenario = Scenario.model_validate_json(scenario_json)
-    if _WORLD is None or _WORLD.scenario != scenario:
+    if _WORLD is None or _DEMAND is None or _WORLD.scenario != scenario:
         _WORLD = build_world(scenario)
-    return run_one(
-        _WORLD, StrategyRun.model_validate_json(run_json), replication, Knobs(**json.loads(knobs_json))
-    )
+        _DEMAND = DemandCache(_WORLD)
+    knobs = Knobs(**json.loads(knobs_json))
+    shared = _DEMAND.get(replication, knobs.demand_factor)
+    return run_one(_WORLD, StrategyRun.model_validate_json(run_json), replication, knobs, shared=shared)
 
 
 @dataclass
@@ -153,8 +179,9 @@ def run_experiment(
     results: list[RunResult] = []
     if n_workers == 1:
         world = build_world(scenario)
+        cache = DemandCache(world, size=1)
         for run, rep in tasks:
-            results.append(run_one(world, run, rep, knobs))
+            results.append(run_one(world, run, rep, knobs, shared=cache.get(rep, knobs.demand_factor)))
             if on_done:
                 on_done(results[-1], len(results), len(tasks))
     else:
@@ -163,8 +190,9 @@ def run_experiment(
         with ProcessPoolExecutor(
             max_workers=n_workers, mp_context=multiprocessing.get_context("spawn")
         ) as pool:
-            # longest first (LPT), so the last task to finish is a short one and no worker idles long
-            longest_first = sorted(tasks, key=lambda task: -_expected_effort(task[0]))
+            # replication by replication (their demand is shared), each longest first (LPT): the last
+            # task to finish is a short one and no worker idles long
+            longest_first = sorted(tasks, key=lambda task: (task[1], -_expected_effort(task[0])))
             futures = [
                 pool.submit(_worker_run, args[0], run.model_dump_json(), rep, args[1])
                 for run, rep in longest_first

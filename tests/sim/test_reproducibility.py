@@ -7,8 +7,8 @@ import polars as pl
 import pytest
 
 from sim.demand import DemandStream, generate_demand
-from sim.model import Simulation
-from sim.runner import run_one
+from sim.model import Knobs, Simulation, shared_demand
+from sim.runner import DemandCache, run_one
 from sim.scenario import Scenario, StrategyRun
 from sim.tables import TABLES
 from sim.world import World, build_world
@@ -73,6 +73,44 @@ def test_strategies_see_common_random_numbers(tiny_world: World) -> None:
     assert firsts[0].equals(firsts[1])
     assert firsts[0]["order_no"].to_list() == list(range(len(a.demand)))
     assert ra.tables["shipments"]["location"].to_list() != rb.tables["shipments"]["location"].to_list()
+
+
+def test_runs_sharing_a_replications_demand_give_the_same_tables(tiny_world: World) -> None:
+    """Strategies that share one replication's demand build each order once and still give, table for
+    table, what a run with its own demand gives; backordered retries are built afresh."""
+    shared = shared_demand(tiny_world, 1)
+    first = run_one(tiny_world, StrategyRun(strategy="split_shipments"), 1, shared=shared)
+    built = list(shared.orders)
+    assert all(order is not None for order in built) and len(built) == len(shared.demand)
+    second = run_one(tiny_world, StrategyRun(strategy="cheapest"), 1, shared=shared)
+    assert all(a is b for a, b in zip(built, shared.orders, strict=True))  # reused, not rebuilt
+    for run, strategy in ((first, "split_shipments"), (second, "cheapest")):
+        assert digest(run) == digest(run_one(tiny_world, StrategyRun(strategy=strategy), 1)), strategy
+    held = variant(tiny_world.scenario, operations__stockout="backorder")
+    world = build_world(held)
+    alone = run_one(world, StrategyRun(strategy="split_shipments"), 1)
+    assert alone.tables["orders"]["attempt"].max() > 0  # some orders were retried
+    assert digest(alone) == digest(
+        run_one(world, StrategyRun(strategy="split_shipments"), 1, shared=shared_demand(world, 1))
+    )
+
+
+def test_shared_demand_of_another_replication_or_demand_factor_is_refused(tiny_world: World) -> None:
+    shared = shared_demand(tiny_world, 1)
+    with pytest.raises(ValueError, match=r"replication 1 .* given to a run of replication 2"):
+        Simulation(tiny_world, StrategyRun(strategy="split_shipments"), 2, shared=shared)
+    with pytest.raises(ValueError, match=r"demand factor 1.0\) given to .* \(demand factor 1.5\)"):
+        Simulation(tiny_world, StrategyRun(strategy="split_shipments"), 1, knobs=Knobs(1.5), shared=shared)
+
+
+def test_demand_cache_keeps_the_latest_replications(tiny_world: World) -> None:
+    cache = DemandCache(tiny_world, size=2)
+    r0, r1 = cache.get(0, 1.0), cache.get(1, 1.0)
+    assert cache.get(0, 1.0) is r0 and same_demand(r0.demand, generate_demand(tiny_world, 0))
+    r2 = cache.get(2, 1.0)  # evicts replication 1, the least recently used
+    assert cache.get(0, 1.0) is r0 and cache.get(2, 1.0) is r2
+    assert cache.get(1, 1.0) is not r1 and same_demand(cache.get(1, 1.0).demand, r1.demand)
+    assert cache.get(1, 2.0).demand_factor == 2.0 and len(cache.get(1, 2.0).demand) > len(r1.demand)
 
 
 def test_demand_stream_ignores_the_strategy_and_knob_free_streams(tiny: Scenario) -> None:
