@@ -15,7 +15,8 @@ import bisect
 import gc
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,6 +148,33 @@ class CountingEnvironment(simpy.Environment):
         self.steps += 1
         return True
 
+    def close(self) -> None:
+        """Drop the events still scheduled, once the run is over.
+
+        Their callbacks, and the processes waiting on them, refer back to the simulation: reference
+        cycles that would keep the whole run's objects alive until a full garbage collection.
+        """
+        for *_, event in self._queue:
+            if event.callbacks:  # a process's resumption: process -> its awaited event -> process
+                event.callbacks.clear()
+        self._queue.clear()
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for the block (nested pauses leave it to the outermost).
+
+    A run holds millions of live objects and makes almost no reference cycles: the collector's passes
+    over all of them cost ~10% of a run, and re-enabling it while they are alive starts one at once.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
 
 class Simulation:
     """One (scenario, strategy, replication) run."""
@@ -257,17 +285,13 @@ class Simulation:
         if self.reoptimiser is not None:
             self.env.process(self._batches())
         end = (self.sc.horizon_days + DRAIN_DAYS) * HOURS_PER_DAY
-        # A run holds millions of live objects and makes almost no reference cycles: the cyclic
-        # collector's full passes over all of them cost ~10% of a long run. It is paused for the run;
-        # the daily process collects the young generations in case the strategy makes cycles (the
-        # OR-Tools ones do), until a week of daily collections has found none.
-        paused = gc.isenabled()
-        gc.disable()
-        try:
-            self.env.run(until=end)
-        finally:
-            if paused:
-                gc.enable()
+        # The collector is paused for the run; the daily process collects the young generations in case
+        # the strategy makes cycles (the OR-Tools ones do), until a week of daily collections found none.
+        with gc_paused():
+            try:
+                self.env.run(until=end)
+            finally:
+                self.env.close()
         return self.records
 
     def _at(self, delay: float, action: Callable[..., Any], *args: Any) -> None:

@@ -3,6 +3,7 @@ parallel processes, summarised as KPI means and paired differences against a bas
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import multiprocessing
@@ -12,11 +13,12 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from sim.metrics import KPI_NAMES, kpis
-from sim.model import Knobs, SharedDemand, Simulation, shared_demand
+from sim.model import Knobs, SharedDemand, Simulation, gc_paused, shared_demand
 from sim.scenario import AS_CONFIGURED, Scenario, StrategyRun
 from sim.tables import TABLES
 from sim.world import World, build_world
@@ -34,6 +36,23 @@ class RunResult:
     orders: int
     events: int  # SimPy events processed
 
+    def __getstate__(self) -> dict[str, Any]:
+        # a worker sends every run's tables to the parent: as uncompressed Arrow IPC, pickling them costs
+        # both sides well under half of what polars' own pickling does
+        state = dict(self.__dict__)
+        state["tables"] = {name: _ipc_bytes(df) for name, df in self.tables.items()}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        tables = {name: pl.read_ipc(io.BytesIO(raw)) for name, raw in state["tables"].items()}
+        self.__dict__.update(state, tables=tables)
+
+
+def _ipc_bytes(df: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    df.write_ipc(buffer, compression="uncompressed")
+    return buffer.getvalue()
+
 
 def run_one(
     world: World,
@@ -48,12 +67,23 @@ def run_one(
     """Simulate one strategy on one replication and compute its KPIs (``shared``: the replication's
     demand, when other runs on it share it)."""
     started = time.perf_counter()
-    simulation = Simulation(
-        world, run, replication, knobs=knobs, record_events=record_events, progress=progress, shared=shared
-    )
-    records = simulation.run()
-    keys = {"strategy": run.name, "replication": replication}
-    tables = {name: records.table(name, **keys) for name in TABLES}
+    # no garbage collection until the run's objects are gone (freed by reference counting, as the run
+    # breaks its own cycles): re-enabled while they are alive, the collector would traverse them all
+    with gc_paused():
+        simulation = Simulation(
+            world,
+            run,
+            replication,
+            knobs=knobs,
+            record_events=record_events,
+            progress=progress,
+            shared=shared,
+        )
+        records = simulation.run()
+        keys = {"strategy": run.name, "replication": replication}
+        tables = {name: records.table(name, **keys) for name in TABLES}
+        orders, steps = len(simulation.demand), simulation.env.steps
+        del simulation, records
     sc = world.scenario
     row = kpis(
         tables["orders"],
@@ -63,15 +93,7 @@ def run_one(
         sc.warmup_days,
         sc.horizon_days,
     )
-    return RunResult(
-        run.name,
-        replication,
-        tables,
-        row,
-        time.perf_counter() - started,
-        len(simulation.demand),
-        simulation.env.steps,
-    )
+    return RunResult(run.name, replication, tables, row, time.perf_counter() - started, orders, steps)
 
 
 def _expected_effort(run: StrategyRun) -> int:

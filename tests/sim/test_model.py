@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import pickle
+import weakref
 from collections.abc import Generator
 from typing import Any
 
@@ -143,3 +145,33 @@ def test_daily_collections_stop_after_a_cycle_free_week_only(
     days = int(sim.env.now // 24)
     assert days > model.CYCLE_FREE_DAYS + 2
     assert len(found) == (days if garbage else model.CYCLE_FREE_DAYS)
+
+
+def test_a_finished_run_leaves_no_cycles_and_restores_the_collector(tiny_world: World) -> None:
+    """A run drops its pending events, which refer back to it: its objects go by reference counting,
+    without the collector (paused during the run) ever traversing them."""
+    sim = Simulation(tiny_world, StrategyRun(strategy="split_shipments"), 0)
+    sim.run()
+    assert gc.isenabled()
+    gone = weakref.ref(sim)
+    gc.disable()
+    try:
+        del sim
+        assert gone() is None  # freed at once: no cycle kept it for a collection
+    finally:
+        gc.enable()
+    result = run_one(tiny_world, StrategyRun(strategy="split_shipments"), 0)
+    assert gc.isenabled() and result.orders > 500
+
+
+def test_the_collector_is_restored_when_a_run_fails(tiny_world: World, monkeypatch: Any) -> None:
+    sim = Simulation(tiny_world, StrategyRun(strategy="split_shipments"), 0)
+
+    def failing(*_: Any, **__: Any) -> None:
+        raise DomError("order[O1].lines[0].sku", "unknown SKU 'Z'")
+
+    monkeypatch.setattr(sim.engine, "source", failing)
+    with pytest.raises(DomError, match="unknown SKU"):
+        sim.run()
+    assert gc.isenabled()
+    assert not sim.env._queue  # closed all the same

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
+import pickle
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -152,3 +153,19 @@ def test_results_are_written_as_parquet(serial: ExperimentResult, tmp_path: Path
     assert manifest["strategies"] == STRATEGIES and manifest["baseline"] == "split_shipments"
     assert manifest["replications"] == 3 and manifest["seed"] == serial.scenario.seed
     assert Scenario.model_validate(manifest["scenario_spec"]) == serial.scenario
+
+
+def test_a_run_pickles_to_equal_tables(serial: ExperimentResult) -> None:
+    """Workers send runs to the parent pickled (tables as Arrow IPC): nothing changes on the way."""
+    run = serial.runs[0]
+    back = pickle.loads(pickle.dumps(run))
+    assert set(back.tables) == set(TABLES)
+    for name, table in run.tables.items():
+        assert_frame_equal(back.tables[name], table)
+    assert (back.strategy, back.replication, back.orders, back.events) == (
+        run.strategy,
+        run.replication,
+        run.orders,
+        run.events,
+    )
+    assert repr(back.kpis) == repr(run.kpis)  # NaN KPIs (no bound) included
