@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from sim.demand import hourly_rates
 from sim.metrics import KPI_NAMES, kpis
 from sim.model import Knobs, SharedDemand, Simulation, gc_paused, shared_demand
 from sim.scenario import AS_CONFIGURED, Scenario, StrategyRun
@@ -111,19 +112,26 @@ def _expected_effort(run: StrategyRun) -> int:
     return 2 if "objective" in module else 1
 
 
+MAX_SHARED_ORDERS = 400_000  # expected orders per replication above which runs build their own
+
+
 class DemandCache:
     """The shared demand of the replications a process is running, the latest ``size`` of them.
 
     Tasks come replication by replication, so with two workers a process moves on from a replication
     once the other one has too: two entries keep every replication's orders built once per process.
+    Replications expected to hold more than ``max_orders`` orders are not shared (None): kept orders
+    take ~0.5 kB each, and two million-order replications would hold a gigabyte per process.
     """
 
-    def __init__(self, world: World, size: int = 2) -> None:
-        self.world, self.size = world, size
+    def __init__(self, world: World, size: int = 2, max_orders: float = MAX_SHARED_ORDERS) -> None:
+        self.world, self.size, self.max_orders = world, size, max_orders
         self._entries: dict[tuple[int, float], SharedDemand] = {}
 
-    def get(self, replication: int, demand_factor: float) -> SharedDemand:
-        """The shared demand of ``replication`` (drawn on first use)."""
+    def get(self, replication: int, demand_factor: float) -> SharedDemand | None:
+        """The shared demand of ``replication`` (drawn on first use), or None if it is too big to keep."""
+        if hourly_rates(self.world, demand_factor).sum() > self.max_orders:
+            return None
         key = (replication, demand_factor)
         entry = self._entries.pop(key, None) or shared_demand(self.world, replication, demand_factor)
         self._entries[key] = entry  # most recently used last

@@ -106,11 +106,20 @@ def test_shared_demand_of_another_replication_or_demand_factor_is_refused(tiny_w
 def test_demand_cache_keeps_the_latest_replications(tiny_world: World) -> None:
     cache = DemandCache(tiny_world, size=2)
     r0, r1 = cache.get(0, 1.0), cache.get(1, 1.0)
+    assert r0 is not None and r1 is not None
     assert cache.get(0, 1.0) is r0 and same_demand(r0.demand, generate_demand(tiny_world, 0))
     r2 = cache.get(2, 1.0)  # evicts replication 1, the least recently used
     assert cache.get(0, 1.0) is r0 and cache.get(2, 1.0) is r2
-    assert cache.get(1, 1.0) is not r1 and same_demand(cache.get(1, 1.0).demand, r1.demand)
-    assert cache.get(1, 2.0).demand_factor == 2.0 and len(cache.get(1, 2.0).demand) > len(r1.demand)
+    again = cache.get(1, 1.0)
+    assert again is not None and again is not r1 and same_demand(again.demand, r1.demand)
+    doubled = cache.get(1, 2.0)
+    assert doubled is not None and doubled.demand_factor == 2.0 and len(doubled.demand) > len(r1.demand)
+    expected = len(r1.demand)  # about the expected orders of a replication (Poisson)
+    small = DemandCache(tiny_world, max_orders=expected * 1.2)
+    assert small.get(0, 1.0) is not None and small.get(0, 2.0) is None  # a big one is not kept
+    split = StrategyRun(strategy="split_shipments")
+    run = run_one(tiny_world, split, 0, Knobs(2.0), shared=small.get(0, 2.0))
+    assert run.orders > expected * 1.6
 
 
 def test_demand_stream_ignores_the_strategy_and_knob_free_streams(tiny: Scenario) -> None:
