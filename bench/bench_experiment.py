@@ -13,7 +13,6 @@ sides run as their users would; the closing line says which ran compiled.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import resource
 import subprocess
@@ -40,30 +39,6 @@ def export(rev: str, into: Path) -> Path:
         if built.returncode:
             print(f"  no build, {rev} runs its sources: {built.stderr.decode()[-300:]}", flush=True)
     return tree
-
-
-def machine_check() -> float:
-    """CPU seconds of a fixed pure-Python workload (dict, list and integer work, the fastest of three).
-
-    The code never changes, so it shows how fast this machine is at the moment: experiments timed at
-    different hours compare after dividing by it.
-    """
-
-    def work() -> int:
-        counts: dict[int, int] = {}
-        total = 0
-        for i in range(1_000_000):
-            key = i & 1023
-            counts[key] = counts.get(key, 0) + 1
-            total += (i * i) % 7
-        return total + len(counts)
-
-    best = math.inf
-    for _ in range(3):
-        started = time.process_time()
-        work()
-        best = min(best, time.process_time() - started)
-    return best
 
 
 def simulate(tree: Path, scenario: str, out: Path) -> tuple[float, float, str]:
@@ -106,19 +81,15 @@ def main() -> None:
             trees.insert(0, (args.against, export(args.against, Path(tmp))))
         for rnd in range(1, args.rounds + 1):
             for label, tree in trees:
-                check = machine_check()
                 wall, cpu, closing = simulate(tree, args.scenario, Path(tmp) / "results")
-                rows.append(f"| {rnd} | {label} | {check:.3f} | {wall:.1f} | {cpu:.1f} | {closing} |")
+                rows.append(f"| {rnd} | {label} | {wall:.1f} | {cpu:.1f} | {closing} |")
                 print(rows[-1], flush=True)
     table = "\n".join(
         [
             f"# `dom simulate {args.scenario}`",
             "",
-            "Machine check: CPU s of a fixed pure-Python loop just before the run (lower is a faster"
-            " machine at that moment; `machine_check` in bench/bench_experiment.py).",
-            "",
-            "| round | code | machine check s | wall s | CPU s | dom's closing line |",
-            "|---:|---|---:|---:|---:|---|",
+            "| round | code | wall s | CPU s | dom's closing line |",
+            "|---:|---|---:|---:|---|",
             *rows,
         ]
     )
