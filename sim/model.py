@@ -97,6 +97,7 @@ class SharedDemand:
     instead of once per strategy. A lone run does without: a million-order run would keep them all.
     """
 
+    world: World
     demand: DemandStream
     replication: int
     demand_factor: float
@@ -109,7 +110,8 @@ class SharedDemand:
 
 def shared_demand(world: World, replication: int, demand_factor: float = 1.0) -> SharedDemand:
     """The demand of a replication, to share between the runs of its strategies."""
-    return SharedDemand(generate_demand(world, replication, demand_factor), replication, demand_factor)
+    demand = generate_demand(world, replication, demand_factor)
+    return SharedDemand(world, demand, replication, demand_factor)
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,8 @@ class Simulation:
         self._placed: list[Order | None] | None = None  # orders as placed, shared with other runs
         if shared is None:
             self.demand: DemandStream = generate_demand(world, replication, self.knobs.demand_factor)
+        elif shared.world is not world:
+            raise ValueError("shared demand drawn for another world given to a run")
         elif (shared.replication, shared.demand_factor) != (replication, self.knobs.demand_factor):
             raise ValueError(
                 f"shared demand of replication {shared.replication} (demand factor {shared.demand_factor}) "

@@ -118,13 +118,13 @@ MAX_SHARED_ORDERS = 400_000  # expected orders per replication above which runs 
 class DemandCache:
     """The shared demand of the replications a process is running, the latest ``size`` of them.
 
-    Tasks come replication by replication, so with two workers a process moves on from a replication
-    once the other one has too: two entries keep every replication's orders built once per process.
+    Tasks are handed out in submission order, replication by replication, so a process never returns to
+    a replication it has left: one entry builds every replication's orders once per process.
     Replications expected to hold more than ``max_orders`` orders are not shared (None): kept orders
-    take ~0.5 kB each, and two million-order replications would hold a gigabyte per process.
+    take ~0.5 kB each, so a million-order replication would hold half a gigabyte per process.
     """
 
-    def __init__(self, world: World, size: int = 2, max_orders: float = MAX_SHARED_ORDERS) -> None:
+    def __init__(self, world: World, size: int = 1, max_orders: float = MAX_SHARED_ORDERS) -> None:
         self.world, self.size, self.max_orders = world, size, max_orders
         self._entries: dict[tuple[int, float], SharedDemand] = {}
 
@@ -152,7 +152,9 @@ def _worker_run(scenario_json: str, run_json: str, replication: int, knobs_json:
         _WORLD = build_world(scenario)
         _DEMAND = DemandCache(_WORLD)
     knobs = Knobs(**json.loads(knobs_json))
-    shared = _DEMAND.get(replication, knobs.demand_factor)
+    # with one strategy nothing would be shared: its run keeps no orders
+    share = len(scenario.experiment.runs()) > 1
+    shared = _DEMAND.get(replication, knobs.demand_factor) if share else None
     return run_one(_WORLD, StrategyRun.model_validate_json(run_json), replication, knobs, shared=shared)
 
 
@@ -209,9 +211,10 @@ def run_experiment(
     results: list[RunResult] = []
     if n_workers == 1:
         world = build_world(scenario)
-        cache = DemandCache(world, size=1)
+        cache = DemandCache(world)
         for run, rep in tasks:
-            results.append(run_one(world, run, rep, knobs, shared=cache.get(rep, knobs.demand_factor)))
+            shared = cache.get(rep, knobs.demand_factor) if len(runs) > 1 else None
+            results.append(run_one(world, run, rep, knobs, shared=shared))
             if on_done:
                 on_done(results[-1], len(results), len(tasks))
     else:

@@ -97,6 +97,9 @@ def test_runs_sharing_a_replications_demand_give_the_same_tables(tiny_world: Wor
 
 def test_shared_demand_of_another_replication_or_demand_factor_is_refused(tiny_world: World) -> None:
     shared = shared_demand(tiny_world, 1)
+    other = build_world(variant(tiny_world.scenario, seed=tiny_world.scenario.seed + 1))
+    with pytest.raises(ValueError, match="drawn for another world"):
+        Simulation(other, StrategyRun(strategy="split_shipments"), 1, shared=shared)
     with pytest.raises(ValueError, match=r"replication 1 .* given to a run of replication 2"):
         Simulation(tiny_world, StrategyRun(strategy="split_shipments"), 2, shared=shared)
     with pytest.raises(ValueError, match=r"demand factor 1.0\) given to .* \(demand factor 1.5\)"):
@@ -110,6 +113,9 @@ def test_demand_cache_keeps_the_latest_replications(tiny_world: World) -> None:
     assert cache.get(0, 1.0) is r0 and same_demand(r0.demand, generate_demand(tiny_world, 0))
     r2 = cache.get(2, 1.0)  # evicts replication 1, the least recently used
     assert cache.get(0, 1.0) is r0 and cache.get(2, 1.0) is r2
+    one = DemandCache(tiny_world)  # tasks come replication by replication: one entry is enough
+    first = one.get(0, 1.0)
+    assert one.get(0, 1.0) is first and one.get(1, 1.0) is not None and one.get(0, 1.0) is not first
     again = cache.get(1, 1.0)
     assert again is not None and again is not r1 and same_demand(again.demand, r1.demand)
     doubled = cache.get(1, 2.0)

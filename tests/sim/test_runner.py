@@ -169,3 +169,28 @@ def test_a_run_pickles_to_equal_tables(serial: ExperimentResult) -> None:
         run.events,
     )
     assert repr(back.kpis) == repr(run.kpis)  # NaN KPIs (no bound) included
+
+
+@pytest.mark.parametrize("strategies", [["split_shipments"], STRATEGIES])
+def test_runs_share_their_replications_demand_only_when_strategies_are_compared(
+    experiment_scenario: Scenario, monkeypatch: pytest.MonkeyPatch, strategies: list[str]
+) -> None:
+    seen: list[tuple[int, object]] = []
+    real = runner.run_one
+
+    def spying(*args: Any, shared: Any = None, **kwargs: Any) -> runner.RunResult:
+        seen.append((args[2], shared))
+        return real(*args, shared=shared, **kwargs)
+
+    monkeypatch.setattr(runner, "run_one", spying)
+    scenario = variant(
+        experiment_scenario, experiment__strategies=strategies, experiment__baseline=strategies[0]
+    )
+    runner.run_experiment(scenario, workers=1)
+    assert [rep for rep, _ in seen] == [rep for rep in range(3) for _ in strategies]
+    if len(strategies) == 1:
+        assert all(shared is None for _, shared in seen)  # a lone strategy keeps no orders
+    else:
+        by_rep = {rep: {id(shared) for r, shared in seen if r == rep} for rep in range(3)}
+        assert all(len(ids) == 1 for ids in by_rep.values()) and len(set().union(*by_rep.values())) == 3
+        assert all(shared is not None and shared.replication == rep for rep, shared in seen)
