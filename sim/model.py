@@ -101,11 +101,10 @@ class SharedDemand:
     demand: DemandStream
     replication: int
     demand_factor: float
-    orders: list[Order | None] = field(default_factory=list)
+    orders: list[Order | None] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not self.orders:
-            self.orders = [None] * len(self.demand)
+        self.orders = [None] * len(self.demand)
 
 
 def shared_demand(world: World, replication: int, demand_factor: float = 1.0) -> SharedDemand:

@@ -116,28 +116,31 @@ MAX_SHARED_ORDERS = 400_000  # expected orders per replication above which runs 
 
 
 class DemandCache:
-    """The shared demand of the replications a process is running, the latest ``size`` of them.
+    """The shared demand of the replication a process is running.
 
     Tasks are handed out in submission order, replication by replication, so a process never returns to
-    a replication it has left: one entry builds every replication's orders once per process.
-    Replications expected to hold more than ``max_orders`` orders are not shared (None): kept orders
-    take ~0.5 kB each, so a million-order replication would hold half a gigabyte per process.
+    a replication it has left: keeping the current one builds every replication's orders once per
+    process. Nothing is shared (None) when the experiment has a single strategy, or for replications
+    expected to hold more than ``max_orders`` orders: kept orders take ~0.5 kB each, so a million-order
+    replication would hold half a gigabyte per process.
     """
 
-    def __init__(self, world: World, size: int = 1, max_orders: float = MAX_SHARED_ORDERS) -> None:
-        self.world, self.size, self.max_orders = world, size, max_orders
-        self._entries: dict[tuple[int, float], SharedDemand] = {}
+    def __init__(self, world: World, max_orders: float = MAX_SHARED_ORDERS) -> None:
+        self.world, self.max_orders = world, max_orders
+        self.shares = len(world.scenario.experiment.runs()) > 1
+        self._current: SharedDemand | None = None
 
     def get(self, replication: int, demand_factor: float) -> SharedDemand | None:
-        """The shared demand of ``replication`` (drawn on first use), or None if it is too big to keep."""
-        if hourly_rates(self.world, demand_factor).sum() > self.max_orders:
-            return None
+        """The shared demand of ``replication`` (drawn on first use), or None if nothing is shared."""
         key = (replication, demand_factor)
-        entry = self._entries.pop(key, None) or shared_demand(self.world, replication, demand_factor)
-        self._entries[key] = entry  # most recently used last
-        while len(self._entries) > self.size:
-            del self._entries[next(iter(self._entries))]
-        return entry
+        current = self._current
+        if current is not None and (current.replication, current.demand_factor) == key:
+            return current
+        self._current = None  # the replication left behind is not needed again
+        if not self.shares or hourly_rates(self.world, demand_factor).sum() > self.max_orders:
+            return None
+        self._current = shared_demand(self.world, replication, demand_factor)
+        return self._current
 
 
 _WORLD: World | None = None
@@ -152,9 +155,7 @@ def _worker_run(scenario_json: str, run_json: str, replication: int, knobs_json:
         _WORLD = build_world(scenario)
         _DEMAND = DemandCache(_WORLD)
     knobs = Knobs(**json.loads(knobs_json))
-    # with one strategy nothing would be shared: its run keeps no orders
-    share = len(scenario.experiment.runs()) > 1
-    shared = _DEMAND.get(replication, knobs.demand_factor) if share else None
+    shared = _DEMAND.get(replication, knobs.demand_factor)
     return run_one(_WORLD, StrategyRun.model_validate_json(run_json), replication, knobs, shared=shared)
 
 
@@ -213,8 +214,7 @@ def run_experiment(
         world = build_world(scenario)
         cache = DemandCache(world)
         for run, rep in tasks:
-            shared = cache.get(rep, knobs.demand_factor) if len(runs) > 1 else None
-            results.append(run_one(world, run, rep, knobs, shared=shared))
+            results.append(run_one(world, run, rep, knobs, shared=cache.get(rep, knobs.demand_factor)))
             if on_done:
                 on_done(results[-1], len(results), len(tasks))
     else:

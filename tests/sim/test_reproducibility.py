@@ -106,18 +106,16 @@ def test_shared_demand_of_another_replication_or_demand_factor_is_refused(tiny_w
         Simulation(tiny_world, StrategyRun(strategy="split_shipments"), 1, knobs=Knobs(1.5), shared=shared)
 
 
-def test_demand_cache_keeps_the_latest_replications(tiny_world: World) -> None:
-    cache = DemandCache(tiny_world, size=2)
-    r0, r1 = cache.get(0, 1.0), cache.get(1, 1.0)
-    assert r0 is not None and r1 is not None
-    assert cache.get(0, 1.0) is r0 and same_demand(r0.demand, generate_demand(tiny_world, 0))
-    r2 = cache.get(2, 1.0)  # evicts replication 1, the least recently used
-    assert cache.get(0, 1.0) is r0 and cache.get(2, 1.0) is r2
-    one = DemandCache(tiny_world)  # tasks come replication by replication: one entry is enough
-    first = one.get(0, 1.0)
-    assert one.get(0, 1.0) is first and one.get(1, 1.0) is not None and one.get(0, 1.0) is not first
-    again = cache.get(1, 1.0)
-    assert again is not None and again is not r1 and same_demand(again.demand, r1.demand)
+def test_demand_cache_keeps_the_current_replication(tiny_world: World) -> None:
+    """Tasks come replication by replication: the cache keeps the one a process is on."""
+    cache = DemandCache(tiny_world)
+    r0 = cache.get(0, 1.0)
+    assert r0 is not None and cache.get(0, 1.0) is r0
+    assert same_demand(r0.demand, generate_demand(tiny_world, 0))
+    r1 = cache.get(1, 1.0)
+    assert r1 is not None and r1 is not r0 and cache.get(1, 1.0) is r1
+    again = cache.get(0, 1.0)  # replication 0 was left behind: drawn afresh, the same stream
+    assert again is not None and again is not r0 and same_demand(again.demand, r0.demand)
     doubled = cache.get(1, 2.0)
     assert doubled is not None and doubled.demand_factor == 2.0 and len(doubled.demand) > len(r1.demand)
     expected = len(r1.demand)  # about the expected orders of a replication (Poisson)
@@ -126,6 +124,8 @@ def test_demand_cache_keeps_the_latest_replications(tiny_world: World) -> None:
     split = StrategyRun(strategy="split_shipments")
     run = run_one(tiny_world, split, 0, Knobs(2.0), shared=small.get(0, 2.0))
     assert run.orders > expected * 1.6
+    alone = build_world(variant(tiny_world.scenario, experiment__strategies=["split_shipments"]))
+    assert DemandCache(alone).get(0, 1.0) is None  # a single strategy reuses nothing
 
 
 def test_demand_stream_ignores_the_strategy_and_knob_free_streams(tiny: Scenario) -> None:
