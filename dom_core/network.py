@@ -23,6 +23,14 @@ if TYPE_CHECKING:
 # is a central angle over 1e-11 rad (6 cm) larger, while the dot product's and the haversine's rounding
 # errors stay below 1e-14 in key units.
 NEAR_TIE = 1e-11
+# Points kept by the per-point caches: a simulation replication's customers are looked up again by every
+# strategy run on it (and by their returns), so its ~50,000 points should fit.
+POINT_CACHE_SIZE = 65_536
+
+
+@lru_cache(maxsize=POINT_CACHE_SIZE, typed=True)
+def _rounded_point(lat: float, lon: float) -> tuple[float, float]:
+    return round(lat, 5), round(lon, 5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +87,7 @@ class Network:
     _neg_unit: FloatArray = field(init=False, repr=False)  # minus each location's unit vector, (n, 3)
     _model_by_key: dict[tuple[str, str], InventoryModel] = field(init=False)
     _distance_cache: Any = field(init=False, repr=False)
+    _nearness_cache: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.loc_index = _index([loc.id for loc in self.locations], "locations")
@@ -125,7 +134,8 @@ class Network:
                         f"{self._model_by_key[key].name!r}",
                     )
                 self._model_by_key[key] = model
-        self._distance_cache = lru_cache(maxsize=65_536)(self._distances_uncached)
+        self._distance_cache = lru_cache(maxsize=POINT_CACHE_SIZE)(self._distances_uncached)
+        self._nearness_cache = lru_cache(maxsize=POINT_CACHE_SIZE)(self._nearness_uncached)
 
     def location(self, loc_id: str) -> Location:
         """The location with this id, or an UnknownLocationError."""
@@ -188,8 +198,10 @@ class Network:
 
     @staticmethod
     def point(lat: float, lon: float) -> tuple[float, float]:
-        """The point distances from (lat, lon) are computed for: rounded to 5 decimals (about a metre)."""
-        return round(lat, 5), round(lon, 5)
+        """The point distances from (lat, lon) are computed for: rounded to 5 decimals (about a metre).
+
+        Cached: rounding to decimals costs a few float-to-string conversions."""
+        return _rounded_point(lat, lon)
 
     def distances_km_few(self, point: tuple[float, float], loc_idx: Sequence[int]) -> list[float]:
         """``distances_km(lat, lon)[loc_idx].tolist()`` (equal floats) for ``point = point(lat, lon)``.
@@ -206,10 +218,16 @@ class Network:
         Minus the cosine of the central angle (a dot product of unit vectors: no trigonometry per
         location). Where two keys differ by more than ``NEAR_TIE`` the distances differ the same way;
         closer keys say nothing (equal distances may have slightly different keys and vice versa).
+        Cached per point, like ``distances_km``: do not mutate.
         """
+        result: FloatArray = self._nearness_cache(point)
+        return result
+
+    def _nearness_uncached(self, point: tuple[float, float]) -> FloatArray:
         p, q = math.radians(point[0]), math.radians(point[1])
         cos_p = math.cos(p)
         key: FloatArray = self._neg_unit @ np.array((cos_p * math.cos(q), cos_p * math.sin(q), math.sin(p)))
+        key.setflags(write=False)
         return key
 
     def _distances_uncached(self, lat: float, lon: float) -> FloatArray:

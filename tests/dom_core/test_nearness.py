@@ -114,3 +114,21 @@ def test_ranking_by_nearness_is_the_ranking_by_distance(rules: tuple[RankingRule
             assert _ranking(ctx, rules, ctx.units_coverable(), k) == expected
             ctx = _context(net, lat, lon, atp)
             assert expected is not None and _first(ctx, rules, ctx.units_coverable()) == expected[0]
+
+
+def test_cached_points_and_nearness_keys_are_the_computed_ones() -> None:
+    rng = np.random.default_rng(7)
+    net = _network(rng, 30, (51.0, 10.0))
+    for lat, lon in _destinations(rng, net, 20):
+        for raw in ((lat + 1.234567e-6, lon - 7.654321e-6), (lat, lon)):
+            point = net.point(*raw)
+            assert point == (round(raw[0], 5), round(raw[1], 5))
+            assert net.point(*raw) is point  # cached: asked again, not rounded again
+            keys = net.nearness(point)
+            assert np.array_equal(keys, net._nearness_uncached(point))
+            assert net.nearness(point) is keys
+            with pytest.raises(ValueError, match="read-only"):
+                keys[0] = 0.0  # shared by every later caller: nobody may change it
+    # an int is rounded as an int (the cache keeps ints and floats apart), as round() does
+    assert net.point(52, 13) == (52, 13) and type(net.point(52, 13)[0]) is int
+    assert type(net.point(52.0, 13.0)[0]) is float
