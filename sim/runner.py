@@ -8,9 +8,10 @@ import json
 import math
 import multiprocessing
 import os
+import queue
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,9 +119,9 @@ MAX_SHARED_ORDERS = 400_000  # expected orders per replication above which runs 
 class DemandCache:
     """The shared demand of the replication a process is running.
 
-    Tasks are handed out in submission order, replication by replication, so a process never returns to
-    a replication it has left: keeping the current one builds every replication's orders once per
-    process. Nothing is shared (None) when the experiment has a single strategy, or for replications
+    Tasks are handed out in submission order, replication by replication (``batches``: mostly a whole
+    replication per task), so a process never returns to a replication it has left: keeping the current
+    one builds every replication's orders once per process. Nothing is shared (None) when the experiment has a single strategy, or for replications
     expected to hold more than ``max_orders`` orders: kept orders take ~0.5 kB each, so a million-order
     replication would hold half a gigabyte per process.
     """
@@ -145,9 +146,19 @@ class DemandCache:
 
 _WORLD: World | None = None
 _DEMAND: DemandCache | None = None
+_DONE: Any = None  # a worker's queue to the parent: each finished run goes back on it
 
 
-def _worker_run(scenario_json: str, run_json: str, replication: int, knobs_json: str) -> RunResult:
+def _start_worker(done: Any) -> None:
+    global _DONE  # noqa: PLW0603
+    _DONE = done
+    # the parent reads every result before it shuts the pool down; only after a failure may some be
+    # left unread, and a worker must not then wait at exit for the parent to take them
+    done.cancel_join_thread()
+
+
+def _worker_runs(scenario_json: str, runs_json: list[str], replication: int, knobs_json: str) -> int:
+    """Run strategies on one replication in turn, sending each result to the parent when it is done."""
     # one world per worker process, built once (deterministic from the scenario), and its demand cache
     global _WORLD, _DEMAND  # noqa: PLW0603
     scenario = Scenario.model_validate_json(scenario_json)
@@ -155,8 +166,24 @@ def _worker_run(scenario_json: str, run_json: str, replication: int, knobs_json:
         _WORLD = build_world(scenario)
         _DEMAND = DemandCache(_WORLD)
     knobs = Knobs(**json.loads(knobs_json))
-    shared = _DEMAND.get(replication, knobs.demand_factor)
-    return run_one(_WORLD, StrategyRun.model_validate_json(run_json), replication, knobs, shared=shared)
+    for run_json in runs_json:
+        shared = _DEMAND.get(replication, knobs.demand_factor)
+        run = StrategyRun.model_validate_json(run_json)
+        _DONE.put(run_one(_WORLD, run, replication, knobs, shared=shared))
+    return len(runs_json)
+
+
+def batches(runs: list[StrategyRun], replications: int, workers: int) -> list[tuple[int, list[StrategyRun]]]:
+    """The experiment's runs as worker tasks (replication, runs), in the order they are handed out.
+
+    A replication is one task, so that its orders are built and its customers' distances computed once
+    for all its strategies; the last ``replications % workers`` replications go run by run instead, so
+    that the workers finish together. Runs go longest first (LPT), so the last to finish is a short one.
+    """
+    longest_first = sorted(runs, key=lambda run: -_expected_effort(run))
+    whole = replications - replications % workers if len(runs) > 1 else 0
+    tasks = [(rep, longest_first) for rep in range(whole)]
+    return tasks + [(rep, [run]) for rep in range(whole, replications) for run in longest_first]
 
 
 @dataclass
@@ -220,18 +247,23 @@ def run_experiment(
     else:
         args = (scenario.model_dump_json(), json.dumps(asdict(knobs)))
         # spawn, not fork: a forked child of a process that already ran polars queries can hang
+        context = multiprocessing.get_context("spawn")
+        done = context.Queue()
         with ProcessPoolExecutor(
-            max_workers=n_workers, mp_context=multiprocessing.get_context("spawn")
+            max_workers=n_workers, mp_context=context, initializer=_start_worker, initargs=(done,)
         ) as pool:
-            # replication by replication (their demand is shared), each longest first (LPT): the last
-            # task to finish is a short one and no worker idles long
-            longest_first = sorted(tasks, key=lambda task: (task[1], -_expected_effort(task[0])))
             futures = [
-                pool.submit(_worker_run, args[0], run.model_dump_json(), rep, args[1])
-                for run, rep in longest_first
+                pool.submit(_worker_runs, args[0], [run.model_dump_json() for run in chunk], rep, args[1])
+                for rep, chunk in batches(runs, len(reps), n_workers)
             ]
-            for fut in as_completed(futures):
-                results.append(fut.result())
+            while len(results) < len(tasks):
+                try:
+                    results.append(done.get(timeout=0.5))
+                except queue.Empty:  # no run finished: has a task failed (or a worker died)?
+                    for fut in futures:
+                        if fut.done() and fut.exception() is not None:
+                            fut.result()  # raises it here
+                    continue
                 if on_done:
                     on_done(results[-1], len(results), len(tasks))
     if scenario.experiment.bound:

@@ -77,6 +77,8 @@ class InlinePool:
 
     def __init__(self, **kwargs: Any) -> None:
         InlinePool.made.append(kwargs)
+        if "initializer" in kwargs:
+            kwargs["initializer"](*kwargs.get("initargs", ()))
 
     def __enter__(self) -> InlinePool:
         return self
@@ -194,3 +196,32 @@ def test_runs_share_their_replications_demand_only_when_strategies_are_compared(
         by_rep = {rep: {id(shared) for r, shared in seen if r == rep} for rep in range(3)}
         assert all(len(ids) == 1 for ids in by_rep.values()) and len(set().union(*by_rep.values())) == 3
         assert all(shared is not None and shared.replication == rep for rep, shared in seen)
+
+
+@pytest.mark.parametrize(("replications", "workers"), [(5, 2), (4, 2), (3, 2), (1, 2), (5, 3), (2, 1)])
+def test_a_replication_goes_to_one_worker_but_the_last_ones_run_by_run(
+    experiment_scenario: Scenario, replications: int, workers: int
+) -> None:
+    spec = variant(
+        experiment_scenario,
+        experiment__strategies=["split_shipments", "cheapest", "distance"],
+        experiment__baseline="split_shipments",
+    )
+    runs = spec.experiment.runs()
+    tasks = runner.batches(runs, replications, workers)
+    # every run of every replication exactly once
+    done = sorted((rep, run.name) for rep, chunk in tasks for run in chunk)
+    assert done == sorted((rep, run.name) for rep in range(replications) for run in runs)
+    whole = [rep for rep, chunk in tasks if len(chunk) > 1]
+    assert whole == list(range(replications - replications % workers))  # shares out evenly
+    singles = [rep for rep, chunk in tasks if len(chunk) == 1]
+    assert set(singles).isdisjoint(whole) and len(singles) == len(runs) * (replications % workers)
+    # longest first (the objective strategy scores every candidate), in a replication and among singles
+    firsts = [chunk[0].name for _, chunk in tasks[: len(whole) + 1]]
+    assert set(firsts) == {"cheapest"}
+
+
+def test_a_lone_strategy_runs_replication_by_replication(experiment_scenario: Scenario) -> None:
+    lone = variant(experiment_scenario, experiment__strategies=["distance"], experiment__baseline="distance")
+    (run,) = lone.experiment.runs()
+    assert runner.batches([run], 4, 2) == [(rep, [run]) for rep in range(4)]
