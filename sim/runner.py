@@ -121,9 +121,9 @@ class DemandCache:
 
     Tasks are handed out in submission order, replication by replication (``batches``: mostly a whole
     replication per task), so a process never returns to a replication it has left: keeping the current
-    one builds every replication's orders once per process. Nothing is shared (None) when the experiment has a single strategy, or for replications
-    expected to hold more than ``max_orders`` orders: kept orders take ~0.5 kB each, so a million-order
-    replication would hold half a gigabyte per process.
+    one builds every replication's orders once per process. Nothing is shared (None) when the experiment
+    has a single strategy, or for replications expected to hold more than ``max_orders`` orders: kept
+    orders take ~0.5 kB each, so a million-order replication would hold half a gigabyte per process.
     """
 
     def __init__(self, world: World, max_orders: float = MAX_SHARED_ORDERS) -> None:
