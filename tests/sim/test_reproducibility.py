@@ -163,3 +163,17 @@ def test_same_run_in_another_interpreter_with_another_hash_seed(tiny_world: Worl
     """No result depends on str hashing (set/dict order), so spawned workers reproduce it too."""
     (out,) = run_script(SCRIPT, str(TINY), env={"PYTHONHASHSEED": "12345"}, timeout=120)
     assert out.strip() == digest(run_one(tiny_world, StrategyRun(strategy="split_shipments"), 0))
+
+
+def test_runs_on_a_world_share_its_returns_engine(tiny: Scenario, tiny_world: World) -> None:
+    """Every run on the world's network uses one returns engine (its nearest-location index fills up
+    once); a run whose knobs copy the network gets its own; results are those of a fresh world's."""
+    split = StrategyRun(strategy="split_shipments")
+    first = Simulation(tiny_world, split, 0)
+    assert Simulation(tiny_world, StrategyRun(strategy="cheapest"), 1).returns_engine is first.returns_engine
+    knobbed = Simulation(tiny_world, split, 0, knobs=Knobs(max_shipments=1))
+    assert knobbed.network is not tiny_world.network
+    assert knobbed.returns_engine is not first.returns_engine
+    assert knobbed.returns_engine.network is knobbed.network
+    run_one(tiny_world, split, 1)  # the shared index now holds cells from another run
+    assert digest(run_one(tiny_world, split, 2)) == digest(run_one(build_world(tiny), split, 2))
