@@ -1,9 +1,9 @@
 """Before/after guard for simulation optimisations: every table of a set of runs must stay identical.
 
 Runs each strategy (and variants: backorders, (R,S) review, ``needs_stock`` returns, knobs) on the
-default scenario cut to ``--days`` days, replication 1, and writes every table as Parquet under the
-given directory; ``--compare`` re-runs them and checks each table with polars ``equals`` (floats
-exactly). Wall time is not compared.
+default scenario cut to ``--days`` days, replication 1 (sharing its orders, as an experiment's runs
+do), and writes every table as Parquet under the given directory; ``--compare`` re-runs them and checks
+each table with polars ``equals`` (floats exactly). Wall time is not compared.
 
     python bench/check_sim_tables.py --save /tmp/sim-before      # on the old code
     python bench/check_sim_tables.py --compare /tmp/sim-before   # on the new code
@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from sim.model import Knobs
-from sim.runner import run_one
+from sim.runner import DemandCache, run_one
 from sim.scenario import Scenario, StrategyRun, load_scenario
 from sim.world import build_world
 
@@ -47,9 +47,11 @@ def tables(days: float) -> Iterator[tuple[str, pl.DataFrame]]:
     """(file name, table) for every run and table."""
     for label, scenario, knobs in variants(days):
         world = build_world(scenario)
+        demand = DemandCache(world)  # the strategies share the replication's orders, as in an experiment
         strategies = STRATEGIES if label == "default" else STRATEGIES[:4]
         for name in strategies:
-            result = run_one(world, StrategyRun(strategy=name), 1, knobs)
+            shared = demand.get(1, knobs.demand_factor)
+            result = run_one(world, StrategyRun(strategy=name), 1, knobs, shared=shared)
             print(f"  {label} {name}: {result.orders} orders", file=sys.stderr)
             for table, frame in result.tables.items():
                 yield f"{label}.{name}.{table}.parquet", frame

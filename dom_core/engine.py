@@ -43,18 +43,62 @@ class _Lines:
     kg: list[float]
 
 
+@dataclass(slots=True)
+class _Prepared:
+    """What ``decide`` derives from an order and the network alone (kept and shared: read-only)."""
+
+    model: InventoryModel
+    lines: _Lines
+    # destination, static candidates and a problem stopping sourcing; None without physical lines
+    where: tuple[tuple[float, float, str], npt.NDArray[np.intp], str] | None
+    line_row: list[int]  # per physical line: its SKU row (lines of one SKU share a row)
+    row_sku: list[int]  # per SKU row: the SKU index
+
+
+class PreparedOrders:
+    """What engines derive from each order and their network alone (its inventory model, classified
+    lines, destination and static candidates), kept for engines that decide the same order objects:
+    the strategies a simulation runs on one replication's orders.
+
+    Keyed by order identity; an entry holds its order, so no other object can take that id while the
+    entry lives, and its network, so an engine on another network prepares the order afresh.
+    """
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        """An empty store."""
+        self._entries: dict[int, tuple[Order, Network, _Prepared]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, order: Order, network: Network) -> _Prepared | None:
+        """The preparation of this order object on this network, if kept."""
+        entry = self._entries.get(id(order))
+        if entry is None or entry[0] is not order or entry[1] is not network:
+            return None
+        return entry[2]
+
+    def put(self, order: Order, network: Network, prepared: _Prepared) -> None:
+        """Keep a preparation (replacing any of the same order object)."""
+        self._entries[id(order)] = (order, network, prepared)
+
+
 @dataclass
 class SourcingEngine:
     """Decides, for every order, which locations ship which lines, and with which carrier service.
 
     ``strategy`` overrides every inventory model's own strategy (used to compare strategies on one
     scenario); otherwise each model's strategy applies, and ``split_shipments`` where it has none.
+    ``prepared`` keeps what is derived from each order alone for other engines deciding the same orders.
     """
 
     network: Network
     carriers: CarrierCatalog = field(default_factory=default_services)
     strategy: Strategy | None = None
     capacity: CapacityBook | None = None
+    prepared: PreparedOrders | None = None
     _static: dict[tuple[str, FulfilmentType], npt.NDArray[np.intp]] = field(default_factory=dict, repr=False)
     _default: Strategy = field(default_factory=lambda: build_strategy("split_shipments"), repr=False)
 
@@ -86,20 +130,20 @@ class SourcingEngine:
     ) -> Decision:
         """The sourcing decision for ``order`` given the ledger's state at ``now`` (no state changes)."""
         now = order.created_at if now is None else now
-        model = self.network.inventory_model(order.market, order.channel)
+        prep = self._prepare(order)
+        model, lines = prep.model, prep.lines
         strategy = self.strategy_for(model)
-        lines = self._classify_lines(order)
         unfulfilled = list(lines.rejected)
-        if not lines.physical:
+        if prep.where is None:
             why = "no physical line: nothing to ship"
             expl = Explanation(strategy.name, model.name, (), why) if explain else None
             return self._decision(order, strategy, model, now, (), (), unfulfilled, lines.digital, (), expl)
-        dest, cand, dest_problem = self._destination(order, model)
+        dest, cand, dest_problem = prep.where
         if dest_problem:
             unfulfilled += self._unserved(order, lines, {}, dest_problem)
             expl = Explanation(strategy.name, model.name, (), dest_problem) if explain else None
             return self._decision(order, strategy, model, now, (), (), unfulfilled, lines.digital, (), expl)
-        ctx = self._context(order, model, ledger, now, lines, dest, cand)
+        ctx = self._context(order, model, ledger, now, prep, dest, cand)
         ctx.explain = explain
         notes: list[CandidateNote] = self._excluded_notes(order, model, ctx) if explain else []
         ctx = self._apply_filters(ctx, model, notes if explain else None)
@@ -128,6 +172,32 @@ class SourcingEngine:
         )
 
     # --------------------------------------------------------------- building
+    def _prepare(self, order: Order) -> _Prepared:
+        """The order's inventory model, lines, destination and SKU rows: kept in ``prepared`` if any.
+
+        Errors (an unknown market, SKU or pickup location) are raised every time, never kept.
+        """
+        kept = self.prepared
+        if kept is not None:
+            hit = kept.get(order, self.network)
+            if hit is not None:
+                return hit
+        model = self.network.inventory_model(order.market, order.channel)
+        lines = self._classify_lines(order)
+        # no physical line: nothing to ship, and the destination is not looked at
+        where = self._destination(order, model) if lines.physical else None
+        sku_idx = lines.sku_idx
+        if len(sku_idx) == 1:
+            line_row, row_sku = [0], [sku_idx[0]]
+        else:
+            rows: dict[int, int] = {}
+            line_row = [rows.setdefault(s, len(rows)) for s in sku_idx]
+            row_sku = list(rows)
+        prepared = _Prepared(model, lines, where, line_row, row_sku)
+        if kept is not None:
+            kept.put(order, self.network, prepared)
+        return prepared
+
     def _classify_lines(self, order: Order) -> _Lines:
         sku_index, skus = self.network.sku_index, self.network.skus
         out = _Lines([], [], [], [], [], [])
@@ -197,17 +267,11 @@ class SourcingEngine:
         model: InventoryModel,
         ledger: InventoryLedger,
         now: float,
-        lines: _Lines,
+        prep: _Prepared,
         dest: tuple[float, float, str],
         cand: npt.NDArray[np.intp],
     ) -> SourcingContext:
-        sku_idx = lines.sku_idx
-        if len(sku_idx) == 1:
-            line_row, row_sku = [0], [sku_idx[0]]
-        else:
-            rows: dict[int, int] = {}
-            line_row = [rows.setdefault(s, len(rows)) for s in sku_idx]
-            row_sku = list(rows)
+        lines, row_sku = prep.lines, prep.row_sku
         deadline = (
             None
             if order.max_delivery_days is None
@@ -226,7 +290,7 @@ class SourcingEngine:
             deadline,
             lines.qty,  # line_qty
             lines.kg,  # line_kg
-            line_row,
+            prep.line_row,
             row_sku,
             cand,
             ledger.atp_matrix(row_sku, cand),  # atp
@@ -484,4 +548,4 @@ def _pickup_ready(at: float, cutoff_hour: float) -> float:
     return float((day + 1) * HOURS_PER_DAY + 10.0)
 
 
-__all__ = ["DomError", "Objective", "SourcingEngine"]
+__all__ = ["DomError", "Objective", "PreparedOrders", "SourcingEngine"]

@@ -27,7 +27,7 @@ import simpy
 
 from dom_core.capacity import CapacityBook
 from dom_core.decision import Decision
-from dom_core.engine import SourcingEngine
+from dom_core.engine import PreparedOrders, SourcingEngine
 from dom_core.model import HOURS_PER_DAY, FulfilmentType, LocationKind, Order, OrderLine
 from dom_core.optimise.batch import BatchReoptimiser
 from dom_core.optimise.forecast import HistoryForecast
@@ -94,7 +94,8 @@ class SharedDemand:
 
     Common random numbers make the stream identical for every strategy, and ``Order``s are immutable, so
     the runs of one replication in one process build each order once (``orders[k]``, filled on first use)
-    instead of once per strategy. A lone run does without: a million-order run would keep them all.
+    instead of once per strategy, and their engines prepare each order once (``prepared``: its lines,
+    destination and candidates). A lone run does without: a million-order run would keep them all.
     """
 
     world: World
@@ -102,6 +103,7 @@ class SharedDemand:
     replication: int
     demand_factor: float
     orders: list[Order | None] = field(init=False, repr=False)
+    prepared: PreparedOrders = field(default_factory=PreparedOrders, repr=False)
 
     def __post_init__(self) -> None:
         self.orders = [None] * len(self.demand)
@@ -225,6 +227,7 @@ class Simulation:
             )
         else:
             self.demand, self._placed = shared.demand, shared.orders
+            self.engine.prepared = shared.prepared
         self.records = Records()
         self.record_events = record_events
         self.explain_every = explain_every

@@ -10,6 +10,8 @@ import pytest
 
 from dom_core.capacity import CapacityBook
 from dom_core.carriers import default_services
+from dom_core.engine import PreparedOrders, SourcingEngine
+from dom_core.errors import UnknownSkuError
 from dom_core.model import FulfilmentType, LocationKind
 from dom_core.rules import build_filter
 from dom_core.strategies import available
@@ -301,7 +303,10 @@ def test_explanation_lists_every_candidate_with_its_fate() -> None:
     }
     assert d.explanation is not None
     assert {c.location: c.atp for c in d.explanation.candidates} == {
-        "DC1": (1, 0), "S1": (5, 2), "S2": (0, 3), "S3": (4, 4),
+        "DC1": (1, 0),
+        "S1": (5, 2),
+        "S2": (0, 3),
+        "S3": (4, 4),
     }
     assert d.explanation.strategy == "split_shipments" and d.explanation.inventory_model == "web_de"
     assert d.explanation.why.startswith("split_shipments: locations in priority order")
@@ -379,3 +384,41 @@ def test_now_defaults_to_the_order_time() -> None:
     d = eng.decide(order(("B", 1)), ledger, now=20.0)  # after every cutoff: ships Tuesday 17:00
     assert d.decided_at == 20.0 and d.shipments[0].ship_at == 41.0
     assert eng.decide(order(("B", 1)), ledger).shipments[0].ship_at == 17.0
+
+
+# -------------------------------------------------------------- prepared orders
+def test_engines_sharing_prepared_orders_decide_as_engines_without() -> None:
+    """What engines keep of each order for one another (model, lines, destination, candidates) changes
+    no decision, is kept per order object and network, and never keeps an error."""
+    net = make_network()
+    orders = [
+        BASE,
+        order(("A", 1), ("B", 2), ("A", 2), ("D", 1), oid="two lines of one SKU and a digital one"),
+        order(("D", 1), fulfilment=FulfilmentType.SHIP_TO_STORE, pickup="NOPE", oid="nothing to ship"),
+        order(*BASE_ORDER_LINES, fulfilment=FulfilmentType.PICKUP_IN_STORE, pickup="S1", oid="bopis"),
+        order(*BASE_ORDER_LINES, fulfilment=FulfilmentType.SHIP_TO_STORE, pickup="S2", oid="to store"),
+        order(*BASE_ORDER_LINES, fulfilment=FulfilmentType.SHIP_FROM_STORE, oid="from store"),
+        order(("A", 1), fulfilment=FulfilmentType.DIGITAL, oid="physical on a digital order"),
+    ]
+    kept = PreparedOrders()
+    for name in ("split_shipments", "distance", "ranked", "cheapest", "greenest", "priority"):
+        sharing, alone = engine(net, name), engine(net, name)
+        sharing.prepared = kept
+        for o in orders:
+            for explain in (False, True):
+                assert sharing.decide(o, stocked(net), explain=explain) == alone.decide(
+                    o, stocked(net), explain=explain
+                ), (name, o.id)
+    assert len(kept) == len(orders)  # prepared once, by the first engine
+    copy = order(*BASE_ORDER_LINES)  # equal to BASE, but another object: prepared afresh
+    SourcingEngine(net, carriers=simple_carriers(), prepared=kept).decide(copy, stocked(net))
+    assert len(kept) == len(orders) + 1
+    other = make_network(model_locations=("S1", "DC1"))  # another network: its own preparation
+    moved = SourcingEngine(other, carriers=simple_carriers(), prepared=kept).decide(BASE, stocked(other))
+    assert moved == SourcingEngine(other, carriers=simple_carriers()).decide(BASE, stocked(other))
+    bad = order(("A", 1), ("ZZZ", 2))
+    for _ in range(2):  # refused every time, and nothing kept
+        with pytest.raises(UnknownSkuError):
+            SourcingEngine(net, prepared=kept).decide(bad, stocked(net))
+    # the other network's preparation of BASE replaced its first one; the bad order left nothing
+    assert len(kept) == len(orders) + 1
