@@ -86,7 +86,7 @@ class Network:
     _trig_rows: list[tuple[float, float, float]] = field(init=False, repr=False)  # (rad lat, cos lat, lon)
     _neg_unit: FloatArray = field(init=False, repr=False)  # minus each location's unit vector, (n, 3)
     _model_by_key: dict[tuple[str, str], InventoryModel] = field(init=False)
-    _distance_cache: Any = field(init=False, repr=False)
+    _distances: dict[tuple[float, float], FloatArray] = field(init=False, repr=False)  # oldest first
     _nearness_cache: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -134,7 +134,7 @@ class Network:
                         f"{self._model_by_key[key].name!r}",
                     )
                 self._model_by_key[key] = model
-        self._distance_cache = lru_cache(maxsize=POINT_CACHE_SIZE)(self._distances_uncached)
+        self._distances = {}
         self._nearness_cache = lru_cache(maxsize=POINT_CACHE_SIZE)(self._nearness_uncached)
 
     def location(self, loc_id: str) -> Location:
@@ -180,8 +180,18 @@ class Network:
 
     def distances_km(self, lat: float, lon: float) -> FloatArray:
         """Great-circle km from a point to every location (cached per point; do not mutate)."""
-        result: FloatArray = self._distance_cache(*self.point(lat, lon))
-        return result
+        point = self.point(lat, lon)
+        dist = self._distances.get(point)
+        if dist is None:
+            dist = self._distances_uncached(*point)
+            if len(self._distances) >= POINT_CACHE_SIZE:  # forget the oldest point
+                del self._distances[next(iter(self._distances))]
+            self._distances[point] = dist
+        return dist
+
+    def known_distances_km(self, point: tuple[float, float]) -> FloatArray | None:
+        """``distances_km`` of ``point = point(lat, lon)`` if it is cached (computing nothing), else None."""
+        return self._distances.get(point)
 
     def distances_km_to(self, lat: float, lon: float, loc_idx: npt.NDArray[np.intp]) -> FloatArray:
         """Great-circle km from a point to the locations ``loc_idx``, uncached.

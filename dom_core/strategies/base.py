@@ -69,6 +69,9 @@ class SourcingContext:
         known = self._dist_some
         cand = self.cand
         if not known:  # the usual case: the shipping locations, asked for once
+            row = self.network.known_distances_km(self.point)
+            if row is not None:  # another run on this destination computed them all: read them
+                return [row.item(cand.item(j)) for j in positions]
             km = self.network.distances_km_few(self.point, [cand.item(j) for j in positions])
             known.update(zip(positions, km, strict=True))
             return km

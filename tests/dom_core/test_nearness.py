@@ -132,3 +132,17 @@ def test_cached_points_and_nearness_keys_are_the_computed_ones() -> None:
     # an int is rounded as an int (the cache keeps ints and floats apart), as round() does
     assert net.point(52, 13) == (52, 13) and type(net.point(52, 13)[0]) is int
     assert type(net.point(52.0, 13.0)[0]) is float
+
+
+def test_shipping_distances_are_read_from_a_cached_row_when_there_is_one() -> None:
+    rng = np.random.default_rng(11)
+    net = _network(rng, 40, (51.0, 10.0))
+    atp = np.zeros((2, 40), dtype=np.int64)
+    for lat, lon in _destinations(rng, net, 10):
+        point = net.point(lat, lon)
+        picks = rng.integers(0, 40, 3).tolist()
+        if net.known_distances_km(point) is None:
+            assert _context(net, lat, lon, atp).dist_of(picks) == net.distances_km_few(point, picks)
+        row = net.distances_km(lat, lon)
+        assert net.known_distances_km(point) is row
+        assert _context(net, lat, lon, atp).dist_of(picks) == row.take(picks).tolist()
