@@ -104,9 +104,31 @@ class SharedDemand:
     demand_factor: float
     orders: list[Order | None] = field(init=False, repr=False)
     prepared: PreparedOrders = field(default_factory=PreparedOrders, repr=False)
+    lists: DemandLists | None = field(default=None, repr=False)  # made by the first run
 
     def __post_init__(self) -> None:
         self.orders = [None] * len(self.demand)
+
+
+@dataclass(slots=True)
+class DemandLists:
+    """Demand values a run reads per order or line, as Python lists (cheaper to read than numpy scalars;
+    numeric columns read once per order use ``item`` instead, to keep memory flat on long runs)."""
+
+    fulfilment: list[str]  # per order: the fulfilment type's value
+    return_delay: list[float | None]  # per line: days from delivery to its return (None: kept)
+
+
+def demand_lists(world: World, demand: DemandStream) -> DemandLists:
+    """The lists of a demand stream; a line returns when its uniform falls below its SKU's return rate."""
+    delay = world.scenario.returns.delay_days
+    returned = ~(demand.u_return >= world.return_rate[demand.line_sku])
+    # the same float operations as triangular_ppf on one uniform at a time
+    days = np.asarray(triangular_ppf(demand.u_return_delay, delay.min, delay.mode, delay.max))
+    return DemandLists(
+        [f.value for f in demand.fulfilment],
+        [d if r else None for r, d in zip(returned.tolist(), days.tolist(), strict=True)],
+    )
 
 
 def shared_demand(world: World, replication: int, demand_factor: float = 1.0) -> SharedDemand:
@@ -228,6 +250,12 @@ class Simulation:
         else:
             self.demand, self._placed = shared.demand, shared.orders
             self.engine.prepared = shared.prepared
+        if shared is None or shared.lists is None:
+            self.lists = demand_lists(world, self.demand)
+            if shared is not None:
+                shared.lists = self.lists
+        else:
+            self.lists = shared.lists
         self.records = Records()
         self.record_events = record_events
         self.explain_every = explain_every
@@ -462,7 +490,7 @@ class Simulation:
         dec: Decision | None,
     ) -> None:
         """One row of the orders table (``dec`` is None for a backorder cancelled after its wait)."""
-        d = self.demand
+        lists = self.lists
         shipping: float = 0
         handling: float = 0
         transfer_cost: float = 0
@@ -494,12 +522,12 @@ class Simulation:
             (
                 ref,
                 k,
-                float(d.t[k]),
+                self.demand.t.item(k),
                 self.env.now,
                 attempt,
                 self._market_of[k],
                 self._channel_of[k],
-                d.fulfilment[k].value,
+                lists.fulfilment[k],
                 len(lines),
                 units,
                 allocated,
@@ -548,7 +576,7 @@ class Simulation:
             else:
                 service = self.services[job.service]
                 shipped_at = service.ship_time(now, 24.0)
-                u = float(u_transit[job.order, min(job.shipment_no, MAX_SHIPMENT_DRAWS - 1)])
+                u = u_transit.item(job.order, min(job.shipment_no, MAX_SHIPMENT_DRAWS - 1))
                 t = service.transit
                 days = (
                     float(triangular_ppf(u, t.min_days, t.mode_days, t.max_days))
@@ -580,16 +608,11 @@ class Simulation:
 
     # -------------------------------------------------------------- returns
     def _schedule_returns(self, job: PickJob, delivered: float, shipped_from: str) -> None:
-        d, rs = self.demand, self.sc.returns
-        rate = self.world.return_rate
+        delays = self.lists.return_delay
         for li, s, qty in job.lines:
-            if d.u_return[li] >= rate[s]:
+            delay = delays[li]
+            if delay is None:  # kept
                 continue
-            delay = float(
-                triangular_ppf(
-                    float(d.u_return_delay[li]), rs.delay_days.min, rs.delay_days.mode, rs.delay_days.max
-                )
-            )
             at = delivered + delay * HOURS_PER_DAY
             if at >= self._horizon_end:
                 continue
@@ -598,7 +621,7 @@ class Simulation:
     def _return(self, job: PickJob, li: int, s: int, qty: int, delay: float, shipped_from: str) -> None:
         d, net = self.demand, self.network
         names = self._grade_names
-        grade = names[min(bisect.bisect_right(self._grade_cdf, float(d.u_grade[li])), len(names) - 1)]
+        grade = names[min(bisect.bisect_right(self._grade_cdf, d.u_grade.item(li)), len(names) - 1)]
         sku = net.skus[s]
         request = ReturnRequest(
             job.ref,
@@ -607,8 +630,8 @@ class Simulation:
             qty,
             ReturnReason.DEFECTIVE if grade == "D" else ReturnReason.CHANGED_MIND,
             self._grade_of[grade],
-            float(d.lat[job.order]),
-            float(d.lon[job.order]),
+            d.lat.item(job.order),
+            d.lon.item(job.order),
             self._market_of[job.order],
             self._channel_of[job.order],
             sku.price,

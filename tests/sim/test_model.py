@@ -175,3 +175,21 @@ def test_the_collector_is_restored_when_a_run_fails(tiny_world: World, monkeypat
         sim.run()
     assert gc.isenabled()
     assert not sim.env._queue  # closed all the same
+
+
+def test_demand_lists_hold_what_the_run_read_line_by_line(tiny_world: World) -> None:
+    """Each line's return delay, drawn for all lines at once, is the one a line-by-line draw gives (the
+    same float operations), and None exactly for the lines that are kept."""
+    demand = model.generate_demand(tiny_world, 2)
+    lists = model.demand_lists(tiny_world, demand)
+    delay = tiny_world.scenario.returns.delay_days
+    rate = tiny_world.return_rate
+    assert len(lists.return_delay) == len(demand.line_sku) > 0
+    assert any(d is None for d in lists.return_delay) and any(d is not None for d in lists.return_delay)
+    for li, s in enumerate(demand.line_sku.tolist()):
+        if demand.u_return[li] >= rate[s]:
+            assert lists.return_delay[li] is None
+        else:
+            one = model.triangular_ppf(float(demand.u_return_delay[li]), delay.min, delay.mode, delay.max)
+            assert lists.return_delay[li] == one
+    assert lists.fulfilment == [f.value for f in demand.fulfilment]
