@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +36,23 @@ def haversine_prepared_km(
     dp = rad_lats - p1
     dl = np.radians(lons - lon)
     a = np.sin(dp / 2.0) ** 2 + math.cos(p1) * cos_lats * np.sin(dl / 2.0) ** 2
+    result: FloatArray = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    return result
+
+
+def haversine_prepared_grid_km(
+    points: Sequence[tuple[float, float]], rad_lats: FloatArray, cos_lats: FloatArray, lons: FloatArray
+) -> FloatArray:
+    """``haversine_prepared_km`` of many (lat, lon) points at once, one row per point.
+
+    Element for element the same operations (each point's radians and cosine by ``math``, as there), so
+    each row equals that function's result for its point.
+    """
+    p1 = [math.radians(lat) for lat, _ in points]
+    cos_p1 = np.array([math.cos(p) for p in p1])[:, None]
+    dp = rad_lats - np.array(p1)[:, None]
+    dl = np.radians(lons - np.array([lon for _, lon in points])[:, None])
+    a = np.sin(dp / 2.0) ** 2 + cos_p1 * cos_lats * np.sin(dl / 2.0) ** 2
     result: FloatArray = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
     return result
 

@@ -12,7 +12,12 @@ import numpy as np
 import numpy.typing as npt
 
 from dom_core.errors import DomError, UnknownLocationError, UnknownSkuError
-from dom_core.geo import FloatArray, haversine_prepared_few_km, haversine_prepared_km
+from dom_core.geo import (
+    FloatArray,
+    haversine_prepared_few_km,
+    haversine_prepared_grid_km,
+    haversine_prepared_km,
+)
 from dom_core.model import Capability, Location, Sku
 
 if TYPE_CHECKING:
@@ -192,6 +197,19 @@ class Network:
     def known_distances_km(self, point: tuple[float, float]) -> FloatArray | None:
         """``distances_km`` of ``point = point(lat, lon)`` if it is cached (computing nothing), else None."""
         return self._distances.get(point)
+
+    def prime_distances(self, points: Sequence[tuple[float, float]], chunk: int = 4096) -> None:
+        """Compute and cache ``distances_km`` of many ``point(lat, lon)`` points at once (equal rows, at a
+        fraction of the cost of one call per point); at most as many as the cache keeps."""
+        todo = list(dict.fromkeys(p for p in points if p not in self._distances))[:POINT_CACHE_SIZE]
+        for start in range(0, len(todo), chunk):
+            some = todo[start : start + chunk]
+            grid = haversine_prepared_grid_km(some, self._rad_lats, self._cos_lats, self.lons)
+            grid.setflags(write=False)
+            for point, row in zip(some, grid, strict=True):
+                if len(self._distances) >= POINT_CACHE_SIZE:
+                    del self._distances[next(iter(self._distances))]
+                self._distances[point] = row
 
     def distances_km_to(self, lat: float, lon: float, loc_idx: npt.NDArray[np.intp]) -> FloatArray:
         """Great-circle km from a point to the locations ``loc_idx``, uncached.

@@ -252,8 +252,13 @@ class Simulation:
             self.engine.prepared = shared.prepared
         if shared is None or shared.lists is None:
             self.lists = demand_lists(world, self.demand)
-            if shared is not None:
+            if shared is not None:  # the first run on the replication
                 shared.lists = self.lists
+                # its customers' distances to every location at once, for every run on it to look up
+                d, point = self.demand, world.network.point
+                home = np.flatnonzero(d.pickup < 0)  # the others ship to a store
+                lats, lons = d.lat.take(home).tolist(), d.lon.take(home).tolist()
+                world.network.prime_distances([point(a, b) for a, b in zip(lats, lons, strict=True)])
         else:
             self.lists = shared.lists
         self.records = Records()

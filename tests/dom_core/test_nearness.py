@@ -146,3 +146,19 @@ def test_shipping_distances_are_read_from_a_cached_row_when_there_is_one() -> No
         row = net.distances_km(lat, lon)
         assert net.known_distances_km(point) is row
         assert _context(net, lat, lon, atp).dist_of(picks) == row.take(picks).tolist()
+
+
+@pytest.mark.parametrize("centre", [(51.0, 10.0), (0.0, 0.0), (-60.0, 179.0)])
+def test_distances_primed_at_once_equal_those_computed_one_by_one(centre: tuple[float, float]) -> None:
+    rng = np.random.default_rng(5)
+    net = _network(rng, 57, centre)  # not a multiple of any vector width
+    points = [net.point(*p) for p in _destinations(rng, net, 150)]
+    points.append(net.point(-centre[0], centre[1] - 180.0))  # the antipode
+    first = net.distances_km(*points[0])
+    net.prime_distances([*points, points[1]], chunk=64)  # duplicates and known points are fine
+    assert net.known_distances_km(points[0]) is first  # kept, not recomputed
+    for point in points:
+        row = net.known_distances_km(point)
+        assert row is not None and not row.flags.writeable
+        assert np.array_equal(row, net._distances_uncached(*point)), point
+        assert row.tolist() == net.distances_km_few(point, range(len(net.locations)))
