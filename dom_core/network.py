@@ -189,9 +189,7 @@ class Network:
         dist = self._distances.get(point)
         if dist is None:
             dist = self._distances_uncached(*point)
-            if len(self._distances) >= POINT_CACHE_SIZE:  # forget the oldest point
-                del self._distances[next(iter(self._distances))]
-            self._distances[point] = dist
+            self._keep_distances(point, dist)
         return dist
 
     def known_distances_km(self, point: tuple[float, float]) -> FloatArray | None:
@@ -207,9 +205,12 @@ class Network:
             grid = haversine_prepared_grid_km(some, self._rad_lats, self._cos_lats, self.lons)
             grid.setflags(write=False)
             for point, row in zip(some, grid, strict=True):
-                if len(self._distances) >= POINT_CACHE_SIZE:
-                    del self._distances[next(iter(self._distances))]
-                self._distances[point] = row
+                self._keep_distances(point, row)
+
+    def _keep_distances(self, point: tuple[float, float], row: FloatArray) -> None:
+        if len(self._distances) >= POINT_CACHE_SIZE:  # forget the oldest point
+            self._distances.pop(next(iter(self._distances)), None)
+        self._distances[point] = row
 
     def distances_km_to(self, lat: float, lon: float, loc_idx: npt.NDArray[np.intp]) -> FloatArray:
         """Great-circle km from a point to the locations ``loc_idx``, uncached.

@@ -162,3 +162,16 @@ def test_distances_primed_at_once_equal_those_computed_one_by_one(centre: tuple[
         assert row is not None and not row.flags.writeable
         assert np.array_equal(row, net._distances_uncached(*point)), point
         assert row.tolist() == net.distances_km_few(point, range(len(net.locations)))
+
+
+def test_the_distance_cache_forgets_its_oldest_points_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dom_core import network
+
+    monkeypatch.setattr(network, "POINT_CACHE_SIZE", 8)
+    net = _network(np.random.default_rng(3), 10, (51.0, 10.0))
+    points = [(50.0 + k / 100, 10.0) for k in range(12)]
+    net.prime_distances(points[:10])  # primes at most what the cache keeps
+    assert [p for p in points if net.known_distances_km(p) is not None] == points[:8]
+    net.distances_km(*points[11])  # one more: the oldest goes
+    assert net.known_distances_km(points[0]) is None and net.known_distances_km(points[11]) is not None
+    assert len([p for p in points if net.known_distances_km(p) is not None]) == 8
