@@ -94,17 +94,18 @@ class SharedDemand:
 
     Common random numbers make the stream identical for every strategy, and ``Order``s are immutable, so
     the runs of one replication in one process build each order once (``orders[k]``, filled on first use)
-    instead of once per strategy, and their engines prepare each order once (``prepared``: its lines,
-    destination and candidates). A lone run does without: a million-order run would keep them all.
+    instead of once per strategy, their engines prepare each order once (``prepared``: its lines,
+    destination and candidates), and per-line draws are read from ``lists``. A lone run does without: a
+    million-order run would keep them all.
     """
 
     world: World
     demand: DemandStream
     replication: int
     demand_factor: float
+    lists: DemandLists = field(repr=False)
     orders: list[Order | None] = field(init=False, repr=False)
     prepared: PreparedOrders = field(default_factory=PreparedOrders, repr=False)
-    lists: DemandLists | None = field(default=None, repr=False)  # made by the first run
 
     def __post_init__(self) -> None:
         self.orders = [None] * len(self.demand)
@@ -132,9 +133,14 @@ def demand_lists(world: World, demand: DemandStream) -> DemandLists:
 
 
 def shared_demand(world: World, replication: int, demand_factor: float = 1.0) -> SharedDemand:
-    """The demand of a replication, to share between the runs of its strategies."""
+    """The demand of a replication, to share between the runs of its strategies; its home-delivery
+    customers' distances to every location are computed at once, for every run on it to look up."""
     demand = generate_demand(world, replication, demand_factor)
-    return SharedDemand(world, demand, replication, demand_factor)
+    point = world.network.point
+    home = np.flatnonzero(demand.pickup < 0)  # the others ship to a store
+    lats, lons = demand.lat.take(home).tolist(), demand.lon.take(home).tolist()
+    world.network.prime_distances([point(a, b) for a, b in zip(lats, lons, strict=True)])
+    return SharedDemand(world, demand, replication, demand_factor, demand_lists(world, demand))
 
 
 @dataclass(frozen=True)
@@ -250,17 +256,7 @@ class Simulation:
         else:
             self.demand, self._placed = shared.demand, shared.orders
             self.engine.prepared = shared.prepared
-        if shared is None or shared.lists is None:
-            self.lists = demand_lists(world, self.demand)
-            if shared is not None:  # the first run on the replication
-                shared.lists = self.lists
-                # its customers' distances to every location at once, for every run on it to look up
-                d, point = self.demand, world.network.point
-                home = np.flatnonzero(d.pickup < 0)  # the others ship to a store
-                lats, lons = d.lat.take(home).tolist(), d.lon.take(home).tolist()
-                world.network.prime_distances([point(a, b) for a, b in zip(lats, lons, strict=True)])
-        else:
-            self.lists = shared.lists
+        self.lists = demand_lists(world, self.demand) if shared is None else shared.lists
         self.records = Records()
         self.record_events = record_events
         self.explain_every = explain_every
