@@ -8,6 +8,10 @@ sides run as their users would; the closing line says which ran compiled.
 
     python bench/bench_experiment.py                                   # the default scenario, once
     python bench/bench_experiment.py --against e6c61c5 --rounds 2      # old and new in turn, twice
+
+A fixed pure-Python workload (``REFERENCE``, independent of this project's code) is timed on one core
+just before and just after each run: the mean of the two says how fast the machine was about then, so
+figures taken at different times can be compared (the column "reference s").
 """
 
 from __future__ import annotations
@@ -39,6 +43,32 @@ def export(rev: str, into: Path) -> Path:
         if built.returncode:
             print(f"  no build, {rev} runs its sources: {built.stderr.decode()[-300:]}", flush=True)
     return tree
+
+
+# dicts, tuples, floats, attribute and method calls: the interpreter work a simulation is made of
+REFERENCE = """
+import time
+class Box:
+    __slots__ = ("n", "x")
+    def __init__(self, n, x):
+        self.n, self.x = n, x
+started = time.process_time()
+table, boxes = {}, []
+for i in range(1_000_000):
+    key = (i % 997, i % 13)
+    table[key] = table.get(key, 0.0) + i * 0.5
+    boxes.append(Box(i, key))
+    if len(boxes) > 1000:
+        boxes.sort(key=lambda b: b.x)
+        boxes.clear()
+print(time.process_time() - started)
+"""
+
+
+def reference_seconds() -> float:
+    """CPU seconds of ``REFERENCE`` in a fresh interpreter: how fast the machine is right now."""
+    done = subprocess.run([sys.executable, "-c", REFERENCE], capture_output=True, text=True, check=True)
+    return float(done.stdout)
 
 
 def simulate(tree: Path, scenario: str, out: Path) -> tuple[float, float, str]:
@@ -81,15 +111,17 @@ def main() -> None:
             trees.insert(0, (args.against, export(args.against, Path(tmp))))
         for rnd in range(1, args.rounds + 1):
             for label, tree in trees:
+                before = reference_seconds()
                 wall, cpu, closing = simulate(tree, args.scenario, Path(tmp) / "results")
-                rows.append(f"| {rnd} | {label} | {wall:.1f} | {cpu:.1f} | {closing} |")
+                reference = (before + reference_seconds()) / 2
+                rows.append(f"| {rnd} | {label} | {reference:.2f} | {wall:.1f} | {cpu:.1f} | {closing} |")
                 print(rows[-1], flush=True)
     table = "\n".join(
         [
             f"# `dom simulate {args.scenario}`",
             "",
-            "| round | code | wall s | CPU s | dom's closing line |",
-            "|---:|---|---:|---:|---|",
+            "| round | code | reference s | wall s | CPU s | dom's closing line |",
+            "|---:|---|---:|---:|---:|---|",
             *rows,
         ]
     )
