@@ -175,3 +175,22 @@ def test_the_distance_cache_forgets_its_oldest_points_when_full(monkeypatch: pyt
     net.distances_km(*points[11])  # one more: the oldest goes
     assert net.known_distances_km(points[0]) is None and net.known_distances_km(points[11]) is not None
     assert len([p for p in points if net.known_distances_km(p) is not None]) == 8
+
+
+def test_the_distance_cache_keeps_the_newest_points_through_many_evictions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dom_core import network
+
+    monkeypatch.setattr(network, "POINT_CACHE_SIZE", 8)
+    net = _network(np.random.default_rng(4), 6, (51.0, 10.0))
+    points = [(50.0 + k / 100, 10.0) for k in range(40)]
+    net.prime_distances(points[:5], chunk=2)
+    for point in points[5:30]:
+        net.distances_km(*point)
+    net.distances_km(*points[29])  # a point already kept is not queued twice
+    net.prime_distances(points[25:35])  # five kept, five new
+    assert [p for p in points if net.known_distances_km(p) is not None] == points[27:35]
+    assert list(net._distance_points) == points[27:35] and len(net._distances) == 8
+    for point in points[27:35]:
+        assert np.array_equal(net.distances_km(*point), net._distances_uncached(*point))
