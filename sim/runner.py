@@ -13,7 +13,7 @@ import os
 import queue
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,15 +206,10 @@ class ExperimentResult:
         """Write every table as Parquet (plus the comparison as CSV and a manifest) into ``out_dir``."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-
-        def write_table(name: str) -> None:
-            # the runs' frames as chunks of one frame: written as they are, not copied into one first
-            frame = pl.concat([r.tables[name] for r in self.runs], how="vertical", rechunk=False)
-            frame.write_parquet(out / f"{name}.parquet")
-
-        # polars writes without the GIL: the small tables are written while the big ones are
-        with ThreadPoolExecutor(max_workers=len(TABLES)) as pool:
-            list(pool.map(write_table, TABLES))
+        for name in TABLES:
+            pl.concat([r.tables[name] for r in self.runs], how="vertical").write_parquet(
+                out / f"{name}.parquet"
+            )
         self.kpi_table.write_parquet(out / "kpis.parquet")
         self.comparison.write_parquet(out / "comparison.parquet")
         self.comparison.write_csv(out / "comparison.csv")
