@@ -33,6 +33,8 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=100_000, help="new points after the cache is full")
     ap.add_argument("--replications", type=int, default=5)
     args = ap.parse_args()
+    if args.points < 1 or args.replications < 1:
+        ap.error("--points and --replications must be at least 1")
     world = build_world(load_scenario(ROOT / "scenarios" / "default.yaml"))
     net = world.network
     rng = np.random.default_rng(1)
