@@ -5,7 +5,8 @@ delivery time and emissions?
 
 Reads result folders written by ``dom simulate`` (``results/<name>/``) and runs scenarios through
 ``sim.runner.run_experiment``; it never re-implements engine logic. ``DOM_RESULTS_DIR`` and
-``DOM_SCENARIOS_DIR`` override where results and scenario files are found.
+``DOM_SCENARIOS_DIR`` override where results and scenario files are found. The "Shadow" page shows
+the live service's shadow exports (``results/shadow/*.parquet`` or ``DOM_SHADOW_DIR``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import streamlit as st
 
-from dashboard import cache, charts, geo, timeseries
+from dashboard import cache, charts, geo, shadow, timeseries
 from dashboard.kpis import BY_NAME, HEADLINE, OBJECTIVES, cards, ci_frame, comparison_vs, markdown, table
 from dashboard.pareto import Front, front, front_table
 from dashboard.results import ResultsError, ResultSet, discover, file_bytes, results_dir, scenarios_dir, stamp
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from sim.scenario import Scenario
 
 AS_CONFIGURED = "as configured"
+PAGES = ("Simulation results", "Shadow")
 TABS = ("Comparison", "Trade-offs", "Map", "Time series", "Drill-down", "Downloads")
 
 
@@ -269,9 +271,60 @@ def view(root: Path, name: str) -> None:
                 st.error(f"**Part of results {name} cannot be shown.** {exc}")
 
 
+# ---------------------------------------------------------------------------------------------- shadow page
+@st.cache_data(show_spinner=False, max_entries=4)
+def shadow_file(source: str | bytes, name: str, stamp: int) -> shadow.ShadowFile:
+    """A shadow file read and checked (cached per path and time stamp, or per uploaded content)."""
+    del stamp  # part of the cache key only
+    return shadow.read(Path(source) if isinstance(source, str) else source, name)
+
+
+def shadow_page() -> None:
+    """Candidate rules decided beside the live rules on live orders: should they replace them?"""
+    st.title("Should the candidate rules replace the live rules?")
+    root = shadow.shadow_dir()
+    files = shadow.discover(root)
+    c1, c2 = st.columns(2)
+    picked = c1.selectbox("Shadow file (newest first)", files, format_func=lambda p: p.name,
+                          key="shadow_file", help=f"*.parquet in {root}") if files else None
+    upload = c2.file_uploader("Or upload a shadow file", type="parquet", key="shadow_upload")
+    source: str | bytes
+    if upload is not None:
+        source, name, stamp = upload.getvalue(), upload.name, 0
+    elif picked is not None:
+        source, name, stamp = str(picked), picked.name, picked.stat().st_mtime_ns
+    else:
+        st.info(f"No shadow files in {root}. Export the live service's comparison of the candidate rules "
+                f"with the live rules: {shadow.EXPORT_HINT}, or upload a file.")
+        return
+    try:
+        data = shadow_file(source, name, stamp)
+    except shadow.ShadowError as exc:
+        st.error(f"**{name} cannot be shown.** {exc}")
+        return
+    if data.orders.height == 0:
+        st.info(f"{name} holds no orders yet.")
+        return
+    orders, currency = data.orders, data.currency
+    st.caption(shadow.period(orders))
+    s = shadow.summarise(orders)
+    for col, c in zip(st.columns(6), shadow.cards(s, currency), strict=True):
+        col.metric(c.label, c.value, help=c.help, border=True)
+    st.markdown(shadow.verdict(s, currency))
+    st.markdown(markdown(shadow.segment_table(orders, currency)))
+    st.caption("Per market and channel: candidate rules minus live rules, means per order "
+               "± 95% confidence interval.")
+    if s.disagreements:
+        st.plotly_chart(shadow.cost_histogram(orders, currency), key="shadow:costs")
+    st.plotly_chart(shadow.daily_agreement(orders), key="shadow:daily")
+
+
 def main() -> None:
-    """The page: results first, then the run panel in the sidebar."""
+    """The page: results first, then the run panel in the sidebar; or the shadow page."""
     st.set_page_config(page_title="DOM Workbench: strategy comparison", layout="wide")
+    if st.sidebar.radio("Page", PAGES, key="page", horizontal=True) == "Shadow":
+        shadow_page()
+        return
     root = results_dir()
     name = results_picker(root)
     st.title("Which sourcing rules should go live?")

@@ -266,6 +266,19 @@ class InventoryLedger:
         for s, loc in zip(*np.nonzero(self.safety), strict=True):
             self._log(0.0, MovementKind.SAFETY, int(loc), int(s), int(self.safety[s, loc]), "")
 
+    def load_rows(self, skus: IntArray, on_hand: IntArray, reserved: IntArray, safety: IntArray) -> None:
+        """Overwrite the balances of whole SKU rows (``skus`` distinct; arrays SKU x location), as a live
+        store's snapshot of the SKUs one order needs; other rows, reservations and the journal stay."""
+        shape = (len(skus), len(self.network.locations))
+        if not _distinct(skus) or on_hand.shape != shape or reserved.shape != shape or safety.shape != shape:
+            raise DomError("skus", f"needs distinct SKU indices and {shape} balance arrays")
+        if (reserved < 0).any() or (safety < 0).any() or (on_hand < reserved).any():
+            raise InvalidQuantityError("on_hand", "balances need 0 <= reserved <= on_hand and safety >= 0")
+        self.on_hand[skus] = on_hand
+        self.reserved[skus] = reserved
+        self.safety[skus] = safety
+        self._raw_atp[skus] = on_hand - reserved - safety
+
     def reserve(self, ref: str, items: Sequence[Item], at: float = 0.0) -> None:
         """Reserve every item for ``ref`` or, if any exceeds ATP, nothing at all."""
         if not items:

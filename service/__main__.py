@@ -1,0 +1,5 @@
+"""``python -m service``: the ``dom`` command (``serve``, ``db upgrade``, ``shadow export`` ...)."""
+
+from service.cli import app
+
+app()

@@ -1,0 +1,1 @@
+"""The service's database: tables, connections and the retry of transactions that lost a race."""

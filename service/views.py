@@ -1,0 +1,40 @@
+"""What the API returns for stored rows (JSON-ready dicts)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+
+def utc(at: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC time (SQLite hands back naive ones)."""
+    if at is None:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def order_view(row: dict[str, Any], explanation: bool = True) -> dict[str, Any]:
+    """An order with its status, decision, reservation still held and (optionally) explanation."""
+    out = {
+        "id": row["id"],
+        "status": row["status"],
+        "market": row["market"],
+        "channel": row["channel"],
+        "created_at": utc(row["created_at"]).isoformat(),  # type: ignore[union-attr]
+        "placed_at": utc(row["placed_at"]).isoformat(),  # type: ignore[union-attr]
+        "reserved_until": None if row["reserved_until"] is None else utc(row["reserved_until"]).isoformat(),  # type: ignore[union-attr]
+        "rules_version": row["rules_version"],
+        "strategy": row["strategy"],
+        "units_requested": row["units_requested"],
+        "units_allocated": row["units_allocated"],
+        "cost": row["cost"],
+        "co2_kg": row["co2_kg"],
+        "reservation": [{"location": loc, "sku": sku, "qty": qty} for loc, sku, qty in row["held"]],
+        "decision": row["decision"],
+        "request": row["request"],
+    }
+    if row["status"] == "refused":
+        out["refused_because"] = sorted({u["reason"] for u in row["decision"]["unfulfilled"]})
+    if explanation:
+        out["explanation"] = row["explanation"]
+    return out
