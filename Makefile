@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup compiled run simulate dashboard test lint bench clean
+.PHONY: setup compiled run simulate dashboard serve test lint bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) (set PY=python3 if that is 3.11+)"; exit 1; }
@@ -29,12 +29,16 @@ run: compiled
 simulate: compiled
 	$(BIN)/dom simulate scenarios/default.yaml
 
+# The live service on SQLite (dom.db) with the default network; DOM_API_KEYS=key:write sets its key.
+serve: compiled
+	$(BIN)/dom serve scenarios/default.yaml --db sqlite:///dom.db
+
 dashboard: $(STAMP)
 	$(BIN)/streamlit run app.py --server.headless true
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy dom_core sim tools
+	$(BIN)/mypy dom_core sim service tools
 
 test: compiled lint
 	$(BIN)/python -m pytest -n 2

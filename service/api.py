@@ -56,6 +56,8 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = service or _open(settings)
         app.state.service = svc
+        with contextlib.suppress(ApiError):  # build the live rules now, not on the first order
+            await run_in_threadpool(svc.live)
         sweep = (
             asyncio.create_task(_expiry_loop(svc, settings.expiry_interval_s))
             if settings.expiry_interval_s > 0
@@ -71,7 +73,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
 
     app = FastAPI(
         title="DOM Workbench order-sourcing service",
-        description="The dom_core sourcing engine on a database: orders, stock, returns, rules and shadow mode.",
+        description="The dom_core sourcing engine on a database: orders, stock, returns, rules, shadow mode.",
         version="1.0",
         lifespan=lifespan,
     )

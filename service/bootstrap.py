@@ -35,7 +35,7 @@ def read_document(path: Path) -> dict[str, Any]:
 
 
 def prepare(db: Database, path: Path, epoch: str | None = None) -> tuple[int, datetime, str]:
-    """Load the file's rules (and, into a new database, its stock); the live version, epoch and what was done."""
+    """Load the file's rules (into a new database, its stock too); returns (live version, epoch, report)."""
     document = read_document(path)
     with db.write.begin() as conn:
         stored = rules_db.get_meta(conn, "epoch")

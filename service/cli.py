@@ -75,14 +75,14 @@ def serve(
             key = generate_key()
             keys = ApiKeys.parse(f"{key}:write", "generated")
             console.print(
-                f"no API keys configured (DOM_API_KEYS or --keys-file): this run's write key is [bold]{key}[/]"
+                f"no API keys given (DOM_API_KEYS or --keys-file): this run's write key is [bold]{key}[/]"
             )
         database = open_database(db)
         if migrate:
             migrations.upgrade(db)
         elif migrations.current(database.write) != migrations.head():
             raise DomError("--db", "the schema is not up to date: run `dom db upgrade --db ...` first")
-        version, when, what = bootstrap.prepare(database, rules, epoch)
+        _, when, what = bootstrap.prepare(database, rules, epoch)
         database.dispose()
     except (DomError, ValueError) as exc:
         _fail(exc)

@@ -70,7 +70,7 @@ def build_rule_set(document: Any, strategy: StrategySpec = None, version: int = 
     kind = document_kind(document)
     if kind == "rules":
         spec: RulesFile = parse_spec(RulesFile, document, "document")
-        network = _built(lambda: spec.network.build(), "document.network")
+        network = _built(spec.network.build, "document.network")
         initial = _built(lambda: spec.network.stock_ledger(network), "document.network")
         carriers = spec.network.carriers.build()
         returns = ReturnsEngine.from_spec(network)

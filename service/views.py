@@ -38,3 +38,24 @@ def order_view(row: dict[str, Any], explanation: bool = True) -> dict[str, Any]:
     if explanation:
         out["explanation"] = row["explanation"]
     return out
+
+
+def log_rows(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """An order as order-log rows (one per line): what it asked for, when, and how it was decided."""
+    req = row["request"]
+    head = {
+        "order_id": row["id"],
+        "created_at": req["created_at"],
+        "created_hours": req["created_hours"],
+        "market": row["market"],
+        "channel": row["channel"],
+        "lat": req["lat"],
+        "lon": req["lon"],
+        "fulfilment": req.get("fulfilment", "home_delivery"),
+        "pickup_location": req.get("pickup_location"),
+        "max_delivery_days": req.get("max_delivery_days"),
+    }
+    tail = {"status": row["status"], "rules_version": row["rules_version"], "strategy": row["strategy"]}
+    return [
+        {**head, "line_id": ln["line_id"], "sku": ln["sku"], "qty": ln["qty"], **tail} for ln in req["lines"]
+    ]

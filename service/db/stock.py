@@ -26,13 +26,14 @@ def snapshot(conn: Connection, skus: Sequence[str]) -> list[tuple[str, str, int,
     rows = conn.execute(
         select(s.location, s.sku, s.on_hand, s.reserved, s.safety).where(s.sku.in_(sorted(set(skus))))
     )
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]
 
 
 def balances(conn: Connection) -> list[tuple[str, str, int, int, int]]:
     """Every stock row: (location, sku, on hand, reserved, safety)."""
     s = stock.c
-    return [tuple(r) for r in conn.execute(select(s.location, s.sku, s.on_hand, s.reserved, s.safety))]  # type: ignore[misc]
+    rows = conn.execute(select(s.location, s.sku, s.on_hand, s.reserved, s.safety))
+    return [(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]
 
 
 def merged(cells: Iterable[Cell]) -> list[Cell]:

@@ -14,7 +14,7 @@ from service.db import orders as orders_db
 from service.routes.common import READ, WRITE, IdempotencyKey, Svc, answer
 from service.schemas import ExpireIn, Id, OrderIn, ShipIn
 from service.shadow import parquet_bytes
-from service.views import order_view
+from service.views import log_rows, order_view
 from service.writes import ApiError
 
 router = APIRouter(prefix="/orders", tags=["orders"])
@@ -50,34 +50,13 @@ def list_orders(
 @router.get("/export", dependencies=READ)
 def export_log(svc: Svc) -> Response:
     """The live order log as Parquet, one row per order line: replayable in the simulation."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     offset = 0
     with svc.read() as conn:
         while page := orders_db.listing(conn, None, None, None, None, None, 5000, offset):
             offset += len(page)
             for r in page:
-                req = r["request"]
-                for line in req["lines"]:
-                    rows.append(
-                        {
-                            "order_id": r["id"],
-                            "created_at": req["created_at"],
-                            "created_hours": req["created_hours"],
-                            "market": r["market"],
-                            "channel": r["channel"],
-                            "lat": req["lat"],
-                            "lon": req["lon"],
-                            "fulfilment": req.get("fulfilment", "home_delivery"),
-                            "pickup_location": req.get("pickup_location"),
-                            "max_delivery_days": req.get("max_delivery_days"),
-                            "line_id": line["line_id"],
-                            "sku": line["sku"],
-                            "qty": line["qty"],
-                            "status": r["status"],
-                            "rules_version": r["rules_version"],
-                            "strategy": r["strategy"],
-                        }
-                    )
+                rows.extend(log_rows(r))
     frame = pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
     return Response(parquet_bytes(frame), media_type="application/vnd.apache.parquet")
 

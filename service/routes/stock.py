@@ -81,7 +81,7 @@ def receive_inbound(ref: Id, svc: Svc, key: IdempotencyKey = None) -> JSONRespon
 def atp(
     sku: Id, svc: Svc, location: Id | None = None, market: Id | None = None, channel: Id | None = None
 ) -> dict[str, Any]:
-    """Available-to-promise of a SKU: network-wide, for an inventory model (market and channel) or a location."""
+    """ATP of a SKU: network-wide, for an inventory model (market and channel) or at a location."""
     return stocking.atp(svc, sku, location, market, channel)
 
 

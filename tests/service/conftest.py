@@ -125,7 +125,6 @@ def open_api(db_url: str, rules: Path = RULES_SMALL, epoch: str | None = None) -
 
     from service import bootstrap, migrate
     from service.api import create_app
-    from service.clock import parse_epoch
     from service.context import Service
     from service.db.connect import open_database
     from service.security import ApiKeys
