@@ -6,7 +6,8 @@ delivery time and emissions?
 Reads result folders written by ``dom simulate`` (``results/<name>/``) and runs scenarios through
 ``sim.runner.run_experiment``; it never re-implements engine logic. ``DOM_RESULTS_DIR`` and
 ``DOM_SCENARIOS_DIR`` override where results and scenario files are found. The "Shadow" page shows
-the live service's shadow exports (``results/shadow/*.parquet`` or ``DOM_SHADOW_DIR``).
+the live service's shadow exports (``results/shadow/*.parquet`` or ``DOM_SHADOW_DIR``); the "Rollout"
+page the rollout rehearsals of ``dom rehearse`` (``results/<scenario>/rehearsal/``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import streamlit as st
 
-from dashboard import cache, charts, geo, shadow, timeseries
+from dashboard import cache, charts, geo, rollout, shadow, timeseries
 from dashboard.kpis import BY_NAME, HEADLINE, OBJECTIVES, cards, ci_frame, comparison_vs, markdown, table
 from dashboard.pareto import Front, front, front_table
 from dashboard.results import ResultsError, ResultSet, discover, file_bytes, results_dir, scenarios_dir, stamp
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from sim.scenario import Scenario
 
 AS_CONFIGURED = "as configured"
-PAGES = ("Simulation results", "Shadow")
+PAGES = ("Simulation results", "Shadow", "Rollout")
 TABS = ("Comparison", "Trade-offs", "Map", "Time series", "Drill-down", "Downloads")
 
 
@@ -319,11 +320,66 @@ def shadow_page() -> None:
     st.plotly_chart(shadow.daily_agreement(orders), key="shadow:daily")
 
 
+# ---------------------------------------------------------------------------------------------- rollout page
+@st.cache_data(show_spinner=False, max_entries=4)
+def rehearsal(folder: str, stamp: int) -> rollout.Rehearsal:
+    """A rehearsal folder read and checked (cached per path and time stamp)."""
+    del stamp  # part of the cache key only
+    return rollout.load(Path(folder))
+
+
+def rollout_page() -> None:
+    """New rules switched on stage by stage: is it safe to go on to the next stage?"""
+    st.title("Is it safe to go on to the next rollout stage?")
+    root = results_dir()
+    folders = rollout.discover(root)
+    if not folders:
+        st.info(f"No rollout rehearsals in {root}. Rehearse the staged rollout first: {rollout.HINT}.")
+        return
+    folder = st.sidebar.selectbox("Rehearsal (newest first)", folders, format_func=lambda p: p.parent.name,
+                                  key="rehearsal", help=f"<scenario>/rehearsal/ folders in {root}")
+    try:
+        r = rehearsal(str(folder), rollout.stamp(folder))
+    except rollout.RolloutError as exc:
+        st.error(f"**The rehearsal {folder.parent.name} cannot be shown.** {exc}")
+        return
+    st.caption(rollout.describe(r))
+    st.plotly_chart(rollout.timeline(r.stages, rollout.start_date(r.manifest)), key="rollout:timeline")
+    c1, c2 = st.columns(2)
+    key = f"rollout:{folder.parent.name}"  # another rehearsal has other stages
+    plan = c1.radio("Plan", rollout.plans(r), format_func=rollout.plan_label, key=f"{key}:plan",
+                    horizontal=True)
+    stage = c2.selectbox("Stage", r.stages["stage"].to_list(), key=f"{key}:stage")
+    if plan is None or stage is None:
+        st.info("This rehearsal holds no plans or stages.")
+        return
+    st.subheader("Verdicts: may the rollout go on?")
+    st.markdown(rollout.advice(r, plan))
+    st.markdown(markdown(rollout.verdict_table(r, plan)))
+    st.caption("Each stage is judged on the criteria of the scenario, with 95% confidence ranges: "
+               "inconclusive means the rehearsal cannot tell yet (more replications may settle it).")
+    st.subheader(f"What changes where in {stage}")
+    st.plotly_chart(rollout.heatmap(r, plan, stage), key="rollout:heatmap")
+    st.caption("The plan minus the current rules, per market/channel (pp = percentage points). \\* marks a "
+               "clear change (95% confidence); in brackets: could be chance. Segments *not live yet* still "
+               "run the current rules but share stock and capacity with those that switched (spillover).")
+    st.subheader(f"Risk signals in {stage}, biggest first")
+    risks = rollout.risk_table(r, plan, stage)
+    if risks.height:
+        st.markdown(markdown(risks))
+    else:
+        st.info("No risk signals recorded for this stage.")
+
+
 def main() -> None:
-    """The page: results first, then the run panel in the sidebar; or the shadow page."""
+    """The page: results first, then the run panel in the sidebar; or the shadow or rollout page."""
     st.set_page_config(page_title="DOM Workbench: strategy comparison", layout="wide")
-    if st.sidebar.radio("Page", PAGES, key="page", horizontal=True) == "Shadow":
+    page = st.sidebar.radio("Page", PAGES, key="page", horizontal=True)
+    if page == "Shadow":
         shadow_page()
+        return
+    if page == "Rollout":
+        rollout_page()
         return
     root = results_dir()
     name = results_picker(root)

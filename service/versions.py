@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from dom_core.errors import DomError
+from dom_core.yamlio import ConfigError
 from service.context import Service
 from service.db import rules as rules_db
 from service.rules import build_rule_set, document_kind
@@ -31,10 +32,11 @@ def _validated(svc: Service, conn: Connection, body: RulesIn) -> tuple[str, Any]
     try:
         build_rule_set(document, body.strategy)  # the whole thing must build before anything is stored
         return document_kind(document), document
+    except ConfigError as exc:  # pydantic's findings: field_path names the first failing field
+        field = f"document.{exc.field_path}" if exc.field_path else "document"
+        raise ApiError(422, field, exc.problem, "invalid_rules") from None
     except DomError as exc:
         field = exc.field if exc.field.startswith(("document", "strategy")) else f"document.{exc.field}"
-        if exc.field == "document" and ":" not in exc.problem and body.document is None:
-            field = "document"
         raise ApiError(422, field, exc.problem, "invalid_rules") from None
 
 
