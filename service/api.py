@@ -42,9 +42,9 @@ async def _expiry_loop(svc: Service, every_s: float) -> None:
     while True:
         await asyncio.sleep(every_s)
         try:
-            _, body = await run_in_threadpool(settling.expire, svc)
-            if body["expired"]:
-                log.info("reservations expired", extra={"orders": len(body["expired"])})
+            swept = await run_in_threadpool(settling.expire, svc)
+            if swept.body["expired"]:
+                log.info("reservations expired", extra={"orders": len(swept.body["expired"])})
         except Exception:  # the sweep must outlive a failed round (say, the database restarting)
             log.exception("reservation expiry sweep failed")
 

@@ -26,6 +26,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def utc(at: datetime) -> datetime:
+    """The same instant in UTC (a naive time is taken as UTC): stored times are always UTC."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
 def to_hours(at: datetime, epoch: datetime) -> float:
     """Hours since the epoch (a naive time is taken as UTC)."""
     at = at if at.tzinfo else at.replace(tzinfo=UTC)

@@ -57,6 +57,8 @@ RESERVATION_RETRIES = Counter(
     ["reason"],
 )
 """Placing retries; ``reason`` is ``lost_race``, ``serialization`` or ``deadlock``."""
+for _reason in ("lost_race", "serialization", "deadlock"):  # listed at 0 before the first retry
+    RESERVATION_RETRIES.labels(reason=_reason)
 
 REQUESTS = Counter(
     "dom_http_requests_total",

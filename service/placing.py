@@ -21,7 +21,7 @@ from dom_core.errors import DomError
 from dom_core.inventory import MovementKind
 from dom_core.model import Order
 from service import metrics
-from service.clock import now, to_hours
+from service.clock import now, to_hours, utc
 from service.context import Service
 from service.db import capacity as capacity_db
 from service.db import orders as orders_db
@@ -32,13 +32,13 @@ from service.serialise import decision_json, explanation_json, order_from_json
 from service.shadow import shadow_row
 from service.snapshot import capacity_of, ledger_of
 from service.views import order_view
-from service.writes import ApiError, run_write
+from service.writes import ApiError, Written, run_write
 
 
 def order_document(body: OrderIn, epoch: datetime) -> dict[str, Any]:
     """The order as stored (replayable): the request plus its time in engine hours."""
     doc = body.model_dump(mode="json", exclude_none=True)
-    created = body.created_at or now()
+    created = utc(body.created_at) if body.created_at is not None else now()
     doc["created_at"] = created.isoformat()
     doc["created_hours"] = to_hours(created, epoch)
     return doc
@@ -70,7 +70,7 @@ def _decide(rule_set: RuleSet, order: Order, rows: list[Any], book: CapacityBook
     return engine.decide(order, ledger, order.created_at, explain=True)
 
 
-def place(svc: Service, body: OrderIn, key: str | None) -> tuple[int, Any]:
+def place(svc: Service, body: OrderIn, key: str | None) -> Written:
     """Place an order (201 with the order, its decision and reservation), idempotently under ``key``."""
     doc = order_document(body, svc.epoch)
     order = order_from_json(doc)
@@ -96,15 +96,16 @@ def place(svc: Service, body: OrderIn, key: str | None) -> tuple[int, Any]:
         placed = now()
         physical = sum(ln.qty for ln in order.lines if not net.skus[net.sku_index[ln.sku]].digital)
         refused = physical > 0 and not cells
+        status = "refused" if refused else "reserved" if physical else "shipped"  # digital lines: delivered
         held = [list(c) for c in stock_db.merged(cells)]
         row = {
             "id": order.id,
             "market": order.market,
             "channel": order.channel,
-            "status": "refused" if refused else "reserved",
+            "status": status,
             "created_at": datetime.fromisoformat(doc["created_at"]),
             "placed_at": placed,
-            "reserved_until": None if refused else placed + svc.reservation_ttl,
+            "reserved_until": placed + svc.reservation_ttl if status == "reserved" else None,
             "rules_version": live.version,
             "strategy": decision.strategy,
             "request": doc,
@@ -130,14 +131,14 @@ def place(svc: Service, body: OrderIn, key: str | None) -> tuple[int, Any]:
                 shadow_row(conn, order, placed, live, decision, candidate, shadow)
         return 201, order_view(row)
 
-    status, response = run_write(svc.db, key, "POST /orders", hashed, work)
-    if status == 201:
+    written = run_write(svc.db, key, "POST /orders", hashed, work)
+    if written.fresh:  # not a stored answer replayed under its idempotency key
         metrics.PLACE_LATENCY.observe(time.perf_counter() - started)
-        state = response["status"]
+        state = written.body["status"]
         metrics.ORDERS_PLACED.labels(market=order.market, channel=order.channel, status=state).inc()
         if state == "refused":
             metrics.ORDERS_REFUSED.labels(market=order.market, channel=order.channel).inc()
-    return status, response
+    return written
 
 
 __all__ = ["check_order", "order_document", "place"]

@@ -9,27 +9,33 @@ from sqlalchemy import Connection, func, select
 from dom_core.errors import DomError
 from dom_core.inventory import MovementKind
 from dom_core.returns import Disposition, ReturnRequest
-from service.clock import now, to_hours
+from service.clock import now, to_hours, utc
 from service.context import Service
 from service.db import orders as orders_db
 from service.db import stock as stock_db
-from service.db.tables import returns
+from service.db.tables import movements, returns
 from service.schemas import ReturnIn
 from service.serialise import explanation_json
 from service.snapshot import ledger_of
-from service.views import utc
-from service.writes import ApiError, run_write
+from service.writes import ApiError, Written, run_write
 
 
-def _shipped_qty(order: dict[str, Any], line_id: str) -> tuple[int, str | None]:
-    """Units of a line that left (shipped orders only) and the location that shipped most of them."""
-    if order["status"] not in ("shipped", "reserved"):
-        return 0, None
-    still = {(loc, sku) for loc, sku, _ in order["held"]}
+def _shipped_qty(conn: Connection, order: dict[str, Any], line_id: str) -> tuple[int, str | None]:
+    """Units of a line that left (their location's reservation was committed, whatever happened to the
+    rest of the order since) and the location that shipped them."""
+    m = movements.c
+    shipped_from = {
+        loc
+        for (loc,) in conn.execute(
+            select(m.location).where(m.ref == order["id"], m.kind == MovementKind.COMMIT.value)
+        )
+    }
     qty, origin = 0, None
     for s in order["decision"]["shipments"]:
+        if s["location"] not in shipped_from:
+            continue
         for line in s["lines"]:
-            if line["line_id"] == line_id and (s["location"], line["sku"]) not in still:
+            if line["line_id"] == line_id:
                 qty += int(line["qty"])
                 origin = origin or s["location"]
     return qty, origin
@@ -38,12 +44,12 @@ def _shipped_qty(order: dict[str, Any], line_id: str) -> tuple[int, str | None]:
 def return_view(row: dict[str, Any]) -> dict[str, Any]:
     """A stored return as JSON."""
     out = dict(row)
-    out["created_at"] = utc(row["created_at"]).isoformat()  # type: ignore[union-attr]
-    out["received_at"] = None if row["received_at"] is None else utc(row["received_at"]).isoformat()  # type: ignore[union-attr]
+    out["created_at"] = utc(row["created_at"]).isoformat()
+    out["received_at"] = None if row["received_at"] is None else utc(row["received_at"]).isoformat()
     return out
 
 
-def create(svc: Service, body: ReturnIn, key: str | None) -> tuple[int, Any]:
+def create(svc: Service, body: ReturnIn, key: str | None) -> Written:
     """Decide a return of shipped units: where it goes, its disposition and the refund."""
 
     def work(conn: Connection) -> tuple[int, Any]:
@@ -53,7 +59,7 @@ def create(svc: Service, body: ReturnIn, key: str | None) -> tuple[int, Any]:
         line = next((ln for ln in order["request"]["lines"] if ln["line_id"] == body.line_id), None)
         if line is None:
             raise ApiError(422, "line_id", f"order {body.order_id!r} has no line {body.line_id!r}")
-        shipped, origin = _shipped_qty(order, body.line_id)
+        shipped, origin = _shipped_qty(conn, order, body.line_id)
         c = returns.c
         already = conn.execute(
             select(func.coalesce(func.sum(c.qty), 0)).where(
@@ -116,14 +122,14 @@ def create(svc: Service, body: ReturnIn, key: str | None) -> tuple[int, Any]:
     return run_write(svc.db, key, "POST /returns", body.model_dump(mode="json"), work)
 
 
-def receive(svc: Service, return_id: str, key: str | None) -> tuple[int, Any]:
+def receive(svc: Service, return_id: str, key: str | None) -> Written:
     """The returned units arrive at their location: restocked when the disposition says so."""
 
     def work(conn: Connection) -> tuple[int, Any]:
         c = returns.c
         row = conn.execute(select(returns).where(c.id == return_id).with_for_update()).mappings().first()
         if row is None:
-            raise ApiError(404, "return_id", f"no return {return_id!r}", "not_found")
+            raise ApiError(404, "return_id", f"no return {return_id!r}", "not_found", "path")
         if row["status"] != "open":
             raise ApiError(409, "return_id", f"return {return_id!r} is {row['status']}", "wrong_status")
         done = conn.execute(

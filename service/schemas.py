@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
 
 from dom_core.model import FulfilmentType
 from dom_core.returns import Grade, ReturnReason
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-/]+$")]
+OrderId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]  # a path segment
 Qty = Annotated[StrictInt, Field(gt=0, le=1_000_000)]
 MAX_ITEMS = 10_000
 
@@ -30,26 +31,32 @@ class OrderLineIn(_Body):
 class OrderIn(_Body):
     """An order to source. ``created_at`` defaults to now; a past time replays a historical order."""
 
-    id: Id
+    id: OrderId
     market: Id
     channel: Id
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     lines: list[OrderLineIn] = Field(min_length=1, max_length=500)
     fulfilment: FulfilmentType = FulfilmentType.HOME_DELIVERY
-    pickup_location: Id | None = None
+    pickup_location: Id | None = Field(default=None, validate_default=True)
     max_delivery_days: float | None = Field(default=None, gt=0)
     created_at: AwareDatetime | None = None
 
-    @model_validator(mode="after")
-    def _consistent(self) -> OrderIn:
-        ids = [ln.line_id for ln in self.lines]
+    @field_validator("lines")
+    @classmethod
+    def _unique_lines(cls, lines: list[OrderLineIn]) -> list[OrderLineIn]:
+        ids = [ln.line_id for ln in lines]
         if len(set(ids)) != len(ids):
-            raise ValueError("lines: line_id must be unique within the order")
-        needs_store = (FulfilmentType.PICKUP_IN_STORE, FulfilmentType.SHIP_TO_STORE)
-        if self.fulfilment in needs_store and not self.pickup_location:
-            raise ValueError(f"pickup_location: required for {self.fulfilment.value}")
-        return self
+            raise ValueError("line_id must be unique within the order")
+        return lines
+
+    @field_validator("pickup_location")
+    @classmethod
+    def _store_when_needed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        fulfilment = info.data.get("fulfilment")
+        if value is None and fulfilment in (FulfilmentType.PICKUP_IN_STORE, FulfilmentType.SHIP_TO_STORE):
+            raise ValueError(f"required for {fulfilment.value}")
+        return value
 
 
 class StockCell(_Body):
@@ -74,11 +81,12 @@ class StockDelta(_Body):
     sku: Id
     delta: StrictInt = Field(ge=-1_000_000, le=1_000_000)
 
-    @model_validator(mode="after")
-    def _nonzero(self) -> StockDelta:
-        if self.delta == 0:
-            raise ValueError("delta: must not be 0")
-        return self
+    @field_validator("delta")
+    @classmethod
+    def _nonzero(cls, delta: int) -> int:
+        if delta == 0:
+            raise ValueError("must not be 0")
+        return delta
 
 
 class StockAdjustment(_Body):
@@ -144,7 +152,7 @@ class ExpireIn(_Body):
 class ReturnIn(_Body):
     """A customer return of units of one shipped order line."""
 
-    order_id: Id
+    order_id: OrderId
     line_id: Id
     qty: Qty
     reason: ReturnReason

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from dom_core.inventory import MovementKind
-from service.clock import now, to_hours
+from service.clock import now, to_hours, utc
 from service.context import Service
 from service.db import orders as orders_db
 from service.db import stock as stock_db
 from service.views import order_view
-from service.writes import ApiError, run_write
+from service.writes import ApiError, Written, run_write
 
 Cell = tuple[str, str, int]
 
@@ -21,11 +21,11 @@ Cell = tuple[str, str, int]
 def _held(conn: Connection, order_id: str) -> tuple[dict[str, Any], list[Cell]]:
     row = orders_db.get(conn, order_id, lock=True)
     if row is None:
-        raise ApiError(404, "order_id", f"no order {order_id!r}", "not_found")
+        raise ApiError(404, "order_id", f"no order {order_id!r}", "not_found", "path")
     return row, [(loc, sku, int(qty)) for loc, sku, qty in row["held"]]
 
 
-def ship(svc: Service, order_id: str, location: str | None, key: str | None) -> tuple[int, Any]:
+def ship(svc: Service, order_id: str, location: str | None, key: str | None) -> Written:
     """Confirm shipment of everything held (or what is held at ``location``): on hand goes down."""
 
     def work(conn: Connection) -> tuple[int, Any]:
@@ -51,7 +51,7 @@ def ship(svc: Service, order_id: str, location: str | None, key: str | None) -> 
     return run_write(svc.db, key, f"POST /orders/{order_id}/ship", {"location": location}, work)
 
 
-def cancel(svc: Service, order_id: str, key: str | None) -> tuple[int, Any]:
+def cancel(svc: Service, order_id: str, key: str | None) -> Written:
     """Cancel a reserved order: its reservation is released."""
 
     def work(conn: Connection) -> tuple[int, Any]:
@@ -75,9 +75,9 @@ def _release(conn: Connection, svc: Service, order_id: str, held: list[Cell], st
     return True
 
 
-def expire(svc: Service, at: datetime | None = None, key: str | None = None) -> tuple[int, Any]:
-    """Release every reservation whose hold ended before ``at`` (default now); returns the order ids."""
-    at = at or now()
+def expire(svc: Service, asked: datetime | None = None, key: str | None = None) -> Written:
+    """Release every reservation whose hold ended before ``asked`` (default now); returns the order ids."""
+    at = utc(asked) if asked is not None else now()
 
     def work(conn: Connection) -> tuple[int, Any]:
         released = []
@@ -87,4 +87,5 @@ def expire(svc: Service, at: datetime | None = None, key: str | None = None) -> 
                 released.append(order_id)
         return 200, {"expired": released, "at": at.isoformat()}
 
-    return run_write(svc.db, key, "POST /orders/expire", {"at": at.isoformat()}, work)
+    payload = {"now": None if asked is None else at.isoformat()}  # a retry without a time is the same request
+    return run_write(svc.db, key, "POST /orders/expire", payload, work)

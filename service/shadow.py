@@ -15,9 +15,9 @@ from sqlalchemy import Connection, select
 
 from dom_core.decision import Decision
 from dom_core.model import Order
+from service.clock import utc
 from service.db.tables import shadow
 from service.rules import RuleSet
-from service.views import utc
 
 SEGMENTS = ("market", "channel")
 

@@ -7,14 +7,13 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from dom_core.inventory import MovementKind
-from service.clock import now, to_hours
+from service.clock import now, to_hours, utc
 from service.context import Service
 from service.db import stock as stock_db
 from service.db.tables import inbound
 from service.rules import RuleSet
 from service.schemas import InboundIn, StockAdjustment, StockLevels, StockReceipt
-from service.views import utc
-from service.writes import ApiError, run_write
+from service.writes import ApiError, Written, run_write
 
 
 def _known(rule_set: RuleSet, items: list[Any]) -> None:
@@ -28,7 +27,7 @@ def _known(rule_set: RuleSet, items: list[Any]) -> None:
             raise ApiError(422, f"items.{i}.sku", f"unknown SKU {item.sku!r}", "unknown_sku")
 
 
-def receive(svc: Service, body: StockReceipt, key: str | None) -> tuple[int, Any]:
+def receive(svc: Service, body: StockReceipt, key: str | None) -> Written:
     """Units arrive (bulk): on hand goes up, journalled as receipts."""
 
     def work(conn: Connection) -> tuple[int, Any]:
@@ -41,7 +40,7 @@ def receive(svc: Service, body: StockReceipt, key: str | None) -> tuple[int, Any
     return run_write(svc.db, key, "POST /stock/receive", body.model_dump(mode="json"), work)
 
 
-def adjust(svc: Service, body: StockAdjustment, key: str | None) -> tuple[int, Any]:
+def adjust(svc: Service, body: StockAdjustment, key: str | None) -> Written:
     """Count corrections (bulk, all or nothing); none may leave on hand below what is reserved."""
 
     def work(conn: Connection) -> tuple[int, Any]:
@@ -61,7 +60,7 @@ def adjust(svc: Service, body: StockAdjustment, key: str | None) -> tuple[int, A
     return run_write(svc.db, key, "POST /stock/adjust", body.model_dump(mode="json"), work)
 
 
-def set_levels(svc: Service, body: StockLevels, key: str | None) -> tuple[int, Any]:
+def set_levels(svc: Service, body: StockLevels, key: str | None) -> Written:
     """Counted levels (bulk, all or nothing): on hand moves by the difference, safety stock is set."""
 
     def work(conn: Connection) -> tuple[int, Any]:
@@ -90,7 +89,7 @@ def set_levels(svc: Service, body: StockLevels, key: str | None) -> tuple[int, A
     return run_write(svc.db, key, "PUT /stock", body.model_dump(mode="json"), work)
 
 
-def add_inbound(svc: Service, body: InboundIn, key: str | None) -> tuple[int, Any]:
+def add_inbound(svc: Service, body: InboundIn, key: str | None) -> Written:
     """Register units expected at an ETA (on hand unchanged until received)."""
 
     def work(conn: Connection) -> tuple[int, Any]:
@@ -105,7 +104,7 @@ def add_inbound(svc: Service, body: InboundIn, key: str | None) -> tuple[int, An
                     "location": i.location,
                     "sku": i.sku,
                     "qty": i.qty,
-                    "eta": body.eta,
+                    "eta": utc(body.eta),
                     "status": "open",
                 }
                 for i in body.items
@@ -118,14 +117,14 @@ def add_inbound(svc: Service, body: InboundIn, key: str | None) -> tuple[int, An
     return run_write(svc.db, key, "POST /stock/inbound", body.model_dump(mode="json"), work)
 
 
-def receive_inbound(svc: Service, ref: str, key: str | None) -> tuple[int, Any]:
+def receive_inbound(svc: Service, ref: str, key: str | None) -> Written:
     """The inbound ``ref`` arrives: its units go on hand."""
 
     def work(conn: Connection) -> tuple[int, Any]:
         c = inbound.c
         rows = conn.execute(select(c.location, c.sku, c.qty).where(c.ref == ref, c.status == "open")).all()
         if not rows:
-            raise ApiError(404, "ref", f"no open inbound {ref!r}", "not_found")
+            raise ApiError(404, "ref", f"no open inbound {ref!r}", "not_found", "path")
         done = conn.execute(
             inbound.update().where(c.ref == ref, c.status == "open").values(status="received")
         )
@@ -144,7 +143,7 @@ def inbound_open(svc: Service) -> list[dict[str, Any]]:
     c = inbound.c
     with svc.read() as conn:
         rows = conn.execute(select(inbound).where(c.status == "open").order_by(c.eta, c.id)).mappings().all()
-    return [{**dict(r), "eta": utc(r["eta"]).isoformat()} for r in rows]  # type: ignore[union-attr]
+    return [{**dict(r), "eta": utc(r["eta"]).isoformat()} for r in rows]
 
 
 def atp(
@@ -156,14 +155,19 @@ def atp(
         rows = stock_db.snapshot(conn, [sku])
     net = live.network
     if sku not in net.sku_index:
-        raise ApiError(422, "sku", f"unknown SKU {sku!r}", "unknown_sku")
+        raise ApiError(422, "sku", f"unknown SKU {sku!r}", "unknown_sku", "query")
     if location is not None:
         if location not in net.loc_index:
-            raise ApiError(422, "location", f"unknown location {location!r}", "unknown_location")
+            raise ApiError(422, "location", f"unknown location {location!r}", "unknown_location", "query")
         scope, members = f"location {location}", [location]
     elif market is not None or channel is not None:
         if market is None or channel is None or not net.has_inventory_model(market, channel):
-            raise ApiError(422, "market", f"no inventory model serves market {market!r} channel {channel!r}")
+            raise ApiError(
+                422,
+                "market",
+                f"no inventory model serves market {market!r} channel {channel!r}",
+                where="query",
+            )
         model = net.inventory_model(market, channel)
         scope, members = f"inventory model {model.name}", list(model.locations)
     else:

@@ -9,18 +9,18 @@ from sqlalchemy import Connection
 
 from dom_core.errors import DomError
 from dom_core.yamlio import ConfigError
+from service.clock import utc
 from service.context import Service
 from service.db import rules as rules_db
 from service.rules import build_rule_set, document_kind
 from service.schemas import RulesIn
-from service.views import utc
-from service.writes import ApiError, run_write
+from service.writes import ApiError, Written, run_write
 
 
 def version_view(row: dict[str, Any], document: bool = False) -> dict[str, Any]:
     """A stored version as JSON (the document only when asked for: it can be large)."""
     out = {k: row[k] for k in ("version", "role", "kind", "strategy", "note")}
-    out["created_at"] = utc(row["created_at"]).isoformat()  # type: ignore[union-attr]
+    out["created_at"] = utc(row["created_at"]).isoformat()
     if document:
         out["document"] = row["document"]
     return out
@@ -40,7 +40,7 @@ def _validated(svc: Service, conn: Connection, body: RulesIn) -> tuple[str, Any]
         raise ApiError(422, field, exc.problem, "invalid_rules") from None
 
 
-def replace(svc: Service, body: RulesIn, key: str | None) -> tuple[int, Any]:
+def replace(svc: Service, body: RulesIn, key: str | None) -> Written:
     """Store a new live version (the candidate, if any, stays)."""
 
     def work(conn: Connection) -> tuple[int, Any]:
@@ -52,7 +52,7 @@ def replace(svc: Service, body: RulesIn, key: str | None) -> tuple[int, Any]:
     return run_write(svc.db, key, "PUT /rules", body.model_dump(mode="json"), work)
 
 
-def set_candidate(svc: Service, body: RulesIn, key: str | None) -> tuple[int, Any]:
+def set_candidate(svc: Service, body: RulesIn, key: str | None) -> Written:
     """Store a candidate version and decide it in shadow beside the live one from now on."""
 
     def work(conn: Connection) -> tuple[int, Any]:
@@ -64,7 +64,7 @@ def set_candidate(svc: Service, body: RulesIn, key: str | None) -> tuple[int, An
     return run_write(svc.db, key, "PUT /rules/candidate", body.model_dump(mode="json"), work)
 
 
-def clear_candidate(svc: Service, key: str | None) -> tuple[int, Any]:
+def clear_candidate(svc: Service, key: str | None) -> Written:
     """Stop shadow decisions."""
 
     def work(conn: Connection) -> tuple[int, Any]:
@@ -75,7 +75,7 @@ def clear_candidate(svc: Service, key: str | None) -> tuple[int, Any]:
     return run_write(svc.db, key, "DELETE /rules/candidate", {}, work)
 
 
-def promote(svc: Service, key: str | None) -> tuple[int, Any]:
+def promote(svc: Service, key: str | None) -> Written:
     """Make the candidate live as a new version; shadow decisions stop."""
 
     def work(conn: Connection) -> tuple[int, Any]:

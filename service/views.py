@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-
-def utc(at: datetime | None) -> datetime | None:
-    """A stored time as an aware UTC time (SQLite hands back naive ones)."""
-    if at is None:
-        return None
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+from service.clock import utc
 
 
 def order_view(row: dict[str, Any], explanation: bool = True) -> dict[str, Any]:
@@ -20,9 +14,9 @@ def order_view(row: dict[str, Any], explanation: bool = True) -> dict[str, Any]:
         "status": row["status"],
         "market": row["market"],
         "channel": row["channel"],
-        "created_at": utc(row["created_at"]).isoformat(),  # type: ignore[union-attr]
-        "placed_at": utc(row["placed_at"]).isoformat(),  # type: ignore[union-attr]
-        "reserved_until": None if row["reserved_until"] is None else utc(row["reserved_until"]).isoformat(),  # type: ignore[union-attr]
+        "created_at": utc(row["created_at"]).isoformat(),
+        "placed_at": utc(row["placed_at"]).isoformat(),
+        "reserved_until": None if row["reserved_until"] is None else utc(row["reserved_until"]).isoformat(),
         "rules_version": row["rules_version"],
         "strategy": row["strategy"],
         "units_requested": row["units_requested"],

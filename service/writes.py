@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
@@ -25,20 +25,33 @@ from service.db.tables import idempotency
 
 MAX_ATTEMPTS = 30
 Work = Callable[[Connection], tuple[int, Any]]
+
+
+class Written(NamedTuple):
+    """A write's answer; ``fresh`` is False when it is the stored answer to an earlier request."""
+
+    status: int
+    body: Any
+    fresh: bool = True
+
+
 log = logging.getLogger("dom.service.writes")
 
 
 class ApiError(Exception):
     """A request the service refuses: HTTP status, the field at fault and what is wrong."""
 
-    def __init__(self, status: int, field: str, problem: str, kind: str = "invalid") -> None:
-        """Refuse with ``status`` naming ``field`` (a dotted path in the request)."""
+    def __init__(
+        self, status: int, field: str, problem: str, kind: str = "invalid", where: str = "body"
+    ) -> None:
+        """Refuse with ``status`` naming ``field`` (a dotted path in the request's ``where``: body, query,
+        path or header)."""
         super().__init__(f"{field}: {problem}")
-        self.status, self.field, self.problem, self.kind = status, field, problem, kind
+        self.status, self.field, self.problem, self.kind, self.where = status, field, problem, kind, where
 
     def body(self) -> dict[str, Any]:
         """The JSON error body, shaped as FastAPI's validation errors."""
-        loc = ["body", *self.field.split(".")] if self.field else ["body"]
+        loc = [self.where, *self.field.split(".")] if self.field else [self.where]
         return {"detail": [{"loc": loc, "msg": self.problem, "type": self.kind}]}
 
 
@@ -48,7 +61,7 @@ def request_hash(scope: str, payload: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _stored(db: Database, key: str, digest: str) -> tuple[int, Any] | None:
+def _stored(db: Database, key: str, digest: str) -> Written | None:
     with db.read.connect() as conn:
         row = conn.execute(
             select(idempotency.c.request_hash, idempotency.c.status_code, idempotency.c.response).where(
@@ -59,17 +72,17 @@ def _stored(db: Database, key: str, digest: str) -> tuple[int, Any] | None:
         return None
     if row[0] != digest:
         raise ApiError(
-            409, "Idempotency-Key", "this key was used with another request", "idempotency_conflict"
+            409, "Idempotency-Key", "this key was used with another request", "idempotency_conflict", "header"
         )
-    return int(row[1]), row[2]
+    return Written(int(row[1]), row[2], fresh=False)
 
 
-def run_write(db: Database, key: str | None, scope: str, payload: Any, work: Work) -> tuple[int, Any]:
+def run_write(db: Database, key: str | None, scope: str, payload: Any, work: Work) -> Written:
     """Run ``work`` in a transaction (retried on lost races) under an optional idempotency key."""
     digest = request_hash(scope, payload)
     if key is not None:
         if not 0 < len(key) <= 128:
-            raise ApiError(422, "Idempotency-Key", "must be 1 to 128 characters")
+            raise ApiError(422, "Idempotency-Key", "must be 1 to 128 characters", where="header")
         stored = _stored(db, key, digest)
         if stored is not None:
             return stored
@@ -87,13 +100,19 @@ def run_write(db: Database, key: str | None, scope: str, payload: Any, work: Wor
                             created_at=now(),
                         )
                     )
-            return status, response
+            return Written(status, response)
         except IntegrityError:
             if key is not None and (stored := _stored(db, key, digest)) is not None:
                 return stored  # a concurrent request with the same key finished first
             raise ApiError(
                 409, "", "conflicts with a record a concurrent request wrote", "conflict"
             ) from None
+        except ApiError:
+            # a request under the same key that committed meanwhile explains the refusal (say, the order
+            # id now exists): answer as it was answered
+            if key is not None and (stored := _stored(db, key, digest)) is not None:
+                return stored
+            raise
         except Exception as exc:
             reason = retry_reason(exc)
             if reason is None or attempt == MAX_ATTEMPTS:

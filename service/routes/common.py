@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 
 from service.context import Service
 from service.security import Role, require
+from service.writes import Written
 
 WRITE = [Depends(require(Role.WRITE))]
 READ = [Depends(require(Role.READ))]
@@ -29,7 +30,6 @@ def service(request: Request) -> Service:
 Svc = Annotated[Service, Depends(service)]
 
 
-def answer(result: tuple[int, Any]) -> JSONResponse:
-    """A write's (status, body) as a response."""
-    status, body = result
-    return JSONResponse(body, status_code=status)
+def answer(result: Written) -> JSONResponse:
+    """A write's answer as a response."""
+    return JSONResponse(result.body, status_code=result.status)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from service import placing, settling
+from service.clock import utc
 from service.db import orders as orders_db
 from service.routes.common import READ, WRITE, IdempotencyKey, Svc, answer
 from service.schemas import ExpireIn, Id, OrderIn, ShipIn
@@ -39,6 +40,7 @@ def list_orders(
 ) -> dict[str, Any]:
     """Orders oldest first, filtered by status, market, channel and creation time; one page."""
     with svc.read() as conn:
+        since, until = (None if t is None else utc(t) for t in (since, until))
         rows = orders_db.listing(conn, status, market, channel, since, until, limit + 1, offset)
     more = len(rows) > limit
     return {
@@ -73,7 +75,7 @@ def get_order(order_id: Id, svc: Svc) -> dict[str, Any]:
     with svc.read() as conn:
         row = orders_db.get(conn, order_id)
     if row is None:
-        raise ApiError(404, "order_id", f"no order {order_id!r}", "not_found")
+        raise ApiError(404, "order_id", f"no order {order_id!r}", "not_found", "path")
     return order_view(row)
 
 

@@ -40,5 +40,5 @@ def get(return_id: str, svc: Svc) -> dict[str, Any]:
     with svc.read() as conn:
         row = conn.execute(select(returns).where(returns.c.id == return_id)).mappings().first()
     if row is None:
-        raise ApiError(404, "return_id", f"no return {return_id!r}", "not_found")
+        raise ApiError(404, "return_id", f"no return {return_id!r}", "not_found", "path")
     return returning.return_view(dict(row))

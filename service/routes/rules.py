@@ -93,7 +93,7 @@ def one_version(number: int, svc: Svc) -> dict[str, Any]:
     with svc.read() as conn:
         row = rules_db.version(conn, number)
     if row is None:
-        raise ApiError(404, "number", f"no rules version {number}", "not_found")
+        raise ApiError(404, "number", f"no rules version {number}", "not_found", "path")
     return versions.version_view(row, document=True)
 
 

@@ -25,7 +25,7 @@ def summary(
     keys = tuple(k.strip() for k in by.split(",") if k.strip())
     unknown = [k for k in keys if k not in shadow.SEGMENTS]
     if unknown:
-        raise ApiError(422, "by", f"unknown segment {unknown}; use {list(shadow.SEGMENTS)}")
+        raise ApiError(422, "by", f"unknown segment {unknown}; use {list(shadow.SEGMENTS)}", where="query")
     with svc.read() as conn:
         df = shadow.frame(conn, candidate_version)
     return {"orders": df.height, "overall": shadow.summary(df, ()), "segments": shadow.summary(df, keys)}
