@@ -40,7 +40,13 @@ COMPILED_MODULES: tuple[str, ...] = (
     "dom_core/strategies/objective.py",
     "dom_core/strategies/ranked.py",
     "sim/demand.py",
+    "sim/engines.py",
+    "sim/environment.py",
     "sim/model.py",
+    "sim/operations.py",
+    "sim/parcels.py",
+    "sim/records.py",
+    "sim/shared.py",
     "sim/tables.py",
 )
 

@@ -171,7 +171,13 @@ def validate(files: Annotated[list[Path], typer.Argument(help="scenario YAML fil
     failed = False
     for path in files:
         try:
-            build_world(load_scenario(path))
+            spec = load_scenario(path)
+            world = build_world(spec)
+            if spec.rollout is not None:  # the candidate's rules and the stages' segments must exist too
+                from sim.rollout import candidate_network, stages
+
+                candidate_network(world.network, spec.rollout.candidate)
+                stages(world, spec.rollout)
             console.print(f"[green]ok[/] {path}")
         except (DomError, ValueError) as exc:
             err.print(f"[bold red]invalid[/] {exc}")
@@ -236,6 +242,10 @@ def dashboard(port: Annotated[int, typer.Option()] = 8501) -> None:
         subprocess.call([sys.executable, "-m", "streamlit", "run", str(app_py), "--server.port", str(port)])
     )
 
+
+from sim.rehearse_cli import rehearse  # noqa: E402  (after app: the command module needs no sim.cli import)
+
+app.command()(rehearse)
 
 if __name__ == "__main__":
     app()

@@ -331,8 +331,9 @@ def _divide_by_bounds(scenario: Scenario, knobs: Knobs, results: list[RunResult]
                 r.kpis["cost_over_bound"] = realised / bound if bound > 0 else math.nan
 
 
-def _ci(values: list[float]) -> tuple[float, float]:
-    """Mean and 95% half-width (Student t) of replication values."""
+def mean_ci95(values: list[float]) -> tuple[float, float]:
+    """Mean and 95% half-width (Student t) of replication values (NaNs left out; NaN half-width for
+    fewer than two values)."""
     clean = [v for v in values if not math.isnan(v)]
     n = len(clean)
     if n == 0:
@@ -361,9 +362,9 @@ def compare(kpi_table: pl.DataFrame, baseline: str, strategies: list[str]) -> pl
             r["replication"]: r for r in kpi_table.filter(pl.col("strategy") == name).iter_rows(named=True)
         }
         for kpi in measured:
-            mean, half = _ci([r[kpi] for r in mine.values()])
+            mean, half = mean_ci95([r[kpi] for r in mine.values()])
             diffs = [mine[k][kpi] - base[k][kpi] for k in mine if k in base]
-            dmean, dhalf = _ci(diffs)
+            dmean, dhalf = mean_ci95(diffs)
             rows.append(
                 {
                     "strategy": name,

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from dom_core.config import NetworkSpec, parse_spec
 from dom_core.yamlio import load_yaml
+from sim.rollout_spec import RolloutSpec, field_error, rollout_problem
 
 
 class _Spec(BaseModel):
@@ -286,6 +287,9 @@ class Scenario(_Spec):
     replenishment: ReplenishmentSpec = Field(default_factory=ReplenishmentSpec)
     returns: ReturnsSpec = Field(default_factory=ReturnsSpec)
     experiment: ExperimentSpec
+    rollout: RolloutSpec | None = Field(
+        default=None, description="a staged rollout of a rule change, rehearsed by dom rehearse"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -293,7 +297,28 @@ class Scenario(_Spec):
             raise ValueError("warmup_days must be shorter than horizon_days")
         if self.generate is None and not self.network.locations:
             raise ValueError("needs network.locations or a generate section")
+        if self.rollout is not None:
+            problem = rollout_problem(
+                self.rollout, self.markets, list(self.demand.channels), self.model_names, self.horizon_days
+            )
+            if problem is not None:
+                loc, message, value = problem
+                raise field_error(("rollout", *loc), message, value)
         return self
+
+    @property
+    def markets(self) -> list[str]:
+        """The markets of the scenario, in the order the world numbers them."""
+        if self.generate is not None:
+            return [m.market for m in self.generate.markets]
+        return sorted({loc.market for loc in self.network.locations})
+
+    @property
+    def model_names(self) -> list[str]:
+        """The inventory models' names (``<market>-all`` per market when the network lists none)."""
+        if self.network.inventory_models:
+            return [m.name for m in self.network.inventory_models]
+        return [f"{m}-all" for m in self.markets]
 
     @property
     def baseline(self) -> str:

@@ -13,7 +13,7 @@ import pytest
 import simpy
 
 from dom_core.errors import DomError
-from sim import model
+from sim import model, operations
 from sim.model import CountingEnvironment, Simulation
 from sim.runner import run_one
 from sim.scenario import StrategyRun, load_scenario
@@ -139,7 +139,7 @@ def test_daily_collections_stop_after_a_cycle_free_week_only(
         found.append(garbage)
         return garbage
 
-    monkeypatch.setattr(model.gc, "collect", collect)
+    monkeypatch.setattr(operations.gc, "collect", collect)  # the daily process lives in sim.operations
     sim = Simulation(tiny_world, StrategyRun(strategy="split_shipments"), 0)
     sim.run()
     days = int(sim.env.now // 24)
