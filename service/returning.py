@@ -21,23 +21,34 @@ from service.writes import ApiError, Written, run_write
 
 
 def _shipped_qty(conn: Connection, order: dict[str, Any], line_id: str) -> tuple[int, str | None]:
-    """Units of a line that left (their location's reservation was committed, whatever happened to the
-    rest of the order since) and the location that shipped them."""
+    """Units of a line that left and the location that shipped them. A shipment's units of a SKU left
+    when the journal shows its own reservation and those of the transfers into it committed (shipped),
+    whatever happened to the rest of the order since."""
     m = movements.c
-    shipped_from = {
-        loc
-        for (loc,) in conn.execute(
-            select(m.location).where(m.ref == order["id"], m.kind == MovementKind.COMMIT.value)
-        )
-    }
+    pool: dict[tuple[str, str], int] = {}
+    rows = conn.execute(
+        select(m.location, m.sku, m.qty).where(m.ref == order["id"], m.kind == MovementKind.COMMIT.value)
+    )
+    for loc, sku, qty in rows:
+        pool[(loc, sku)] = pool.get((loc, sku), 0) + int(qty)
+    decision = order["decision"]
     qty, origin = 0, None
-    for s in order["decision"]["shipments"]:
-        if s["location"] not in shipped_from:
-            continue
-        for line in s["lines"]:
-            if line["line_id"] == line_id:
-                qty += int(line["qty"])
-                origin = origin or s["location"]
+    for s in decision["shipments"]:
+        loc = s["location"]
+        for sku in sorted({ln["sku"] for ln in s["lines"]}):
+            moved = [t for t in decision["transfers"] if t["to_location"] == loc and t["sku"] == sku]
+            total = sum(int(ln["qty"]) for ln in s["lines"] if ln["sku"] == sku)
+            needs = {(loc, sku): total - sum(int(t["qty"]) for t in moved)}
+            for t in moved:
+                needs[(t["from_location"], sku)] = needs.get((t["from_location"], sku), 0) + int(t["qty"])
+            if any(pool.get(cell, 0) < n for cell, n in needs.items() if n > 0):
+                continue  # not (all) shipped yet
+            for cell, n in needs.items():
+                pool[cell] = pool.get(cell, 0) - n
+            for line in s["lines"]:
+                if line["line_id"] == line_id and line["sku"] == sku:
+                    qty += int(line["qty"])
+                    origin = origin or loc
     return qty, origin
 
 
