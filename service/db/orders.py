@@ -47,8 +47,9 @@ def listing(
     until: datetime | None,
     limit: int,
     offset: int,
+    placement_order: bool = False,
 ) -> list[dict[str, Any]]:
-    """Orders matching the filters, oldest first, one page."""
+    """Orders matching the filters, oldest first (or in the order they were placed), one page."""
     c = orders.c
     query = select(orders)
     for column, value in ((c.status, status), (c.market, market), (c.channel, channel)):
@@ -58,7 +59,8 @@ def listing(
         query = query.where(c.created_at >= since)
     if until is not None:
         query = query.where(c.created_at < until)
-    query = query.order_by(c.created_at, c.id).limit(limit).offset(offset)
+    order = (c.placed_at, c.id) if placement_order else (c.created_at, c.id)
+    query = query.order_by(*order).limit(limit).offset(offset)
     return [dict(r) for r in conn.execute(query).mappings()]
 
 

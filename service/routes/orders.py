@@ -51,11 +51,11 @@ def list_orders(
 
 @router.get("/export", dependencies=READ)
 def export_log(svc: Svc) -> Response:
-    """The live order log as Parquet, one row per order line: replayable in the simulation."""
+    """The live order log as Parquet, one row per order line in the order they were placed: replayable."""
     rows: list[dict[str, Any]] = []
     offset = 0
     with svc.read() as conn:
-        while page := orders_db.listing(conn, None, None, None, None, None, 5000, offset):
+        while page := orders_db.listing(conn, *[None] * 5, 5000, offset, placement_order=True):
             offset += len(page)
             for r in page:
                 rows.extend(log_rows(r))
