@@ -55,7 +55,9 @@ def export_log(svc: Svc) -> Response:
     rows: list[dict[str, Any]] = []
     offset = 0
     with svc.read() as conn:
-        while page := orders_db.listing(conn, *[None] * 5, 5000, offset, placement_order=True):
+        while page := orders_db.listing(
+            conn, None, None, None, None, None, 5000, offset, placement_order=True
+        ):
             offset += len(page)
             for r in page:
                 rows.extend(log_rows(r))
