@@ -38,7 +38,7 @@ dashboard: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy dom_core sim service tools
+	$(BIN)/mypy dom_core sim service tools retail
 
 test: compiled lint
 	$(BIN)/python -m pytest -n 2

@@ -4,7 +4,7 @@ differences (with 95% CIs) against a chosen baseline, recomputed with ``sim.runn
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -20,6 +20,7 @@ class KpiView:
     unit: str
     digits: int
     percent: bool = False
+    money: bool = False  # the unit is a currency: differences carry it too
 
     @property
     def direction(self) -> int:
@@ -44,17 +45,18 @@ class KpiView:
             return f"{x * self.scale:,.{self.digits}f}%"
         return f"{x:,.{self.digits}f}" + (f" {self.unit}" if unit and self.unit else "")
 
-    def delta(self, d: float | None, half: float | None = None) -> str:
-        """A difference formatted for display, with its 95% half-width when known."""
+    def delta(self, d: float | None, half: float | None = None, unit: bool = True) -> str:
+        """A difference formatted for display, with its 95% half-width when known (and the currency of
+        money unless ``unit`` is false)."""
         if d is None or math.isnan(d):
             return "n/a"
-        unit = " pp" if self.percent else ""
+        suffix = " pp" if self.percent else f" {self.unit}" if unit and self.money and self.unit else ""
         ci = "" if half is None or math.isnan(half) else f" ± {half * self.scale:,.{self.digits}f}"
-        return f"{d * self.scale:+,.{self.digits}f}{ci}{unit}"
+        return f"{d * self.scale:+,.{self.digits}f}{ci}{suffix}"
 
 
 HEADLINE = (
-    KpiView("cost_per_order", "Cost per order", "", 2),  # shipping + handling + transfers, rate-card currency
+    KpiView("cost_per_order", "Cost per order", "", 2, money=True),  # shipping + handling + transfers
     KpiView("delivery_days_mean", "Delivery time", "days", 2),
     KpiView("on_time_rate", "On-time rate", "%", 1, percent=True),
     KpiView("co2_kg_per_order", "CO2e per order", "kg", 3),
@@ -64,6 +66,11 @@ HEADLINE = (
 )
 BY_NAME = {k.name: k for k in HEADLINE}
 OBJECTIVES = ("cost_per_order", "delivery_days_mean", "co2_kg_per_order")
+
+
+def views(currency: str) -> tuple[KpiView, ...]:
+    """The headline KPIs with money in ``currency`` (the rate cards' currency, named by the scenario)."""
+    return tuple(replace(v, unit=currency) if v.money else v for v in HEADLINE)
 
 
 def comparison_vs(
@@ -147,11 +154,11 @@ def cards(comparison: pl.DataFrame, strategy: str, views: tuple[KpiView, ...] = 
         else:
             color = "normal" if v.direction > 0 else "inverse"
         ci = "" if math.isnan(r["ci95"]) else f" ± {r['ci95'] * v.scale:,.{v.digits}f}"
-        note = "not significant at 95%" if not r["significant"] else "significant at 95%"
+        note = "a clear difference (95% confidence)" if r["significant"] else "could be chance"
         delta = None if is_base else v.delta(r["diff_vs_baseline"], r["diff_ci95"])
-        tip = f"{v.title}: mean{ci} (95% CI over replications)"
+        tip = f"{v.title}: average over the simulated runs{ci} (95% confidence range)"
         if not is_base:
-            tip += f"; paired difference vs {r['baseline']}, {note}"
+            tip += f"; difference from {r['baseline']} on the same orders: {note}"
         out.append(Card(v.label, v.value(r["mean"], unit=True), delta, color, tip))
     return out
 
@@ -172,7 +179,7 @@ def table(comparison: pl.DataFrame, views: tuple[KpiView, ...] = HEADLINE) -> pl
             diff = ""
             if r["strategy"] != r["baseline"]:
                 star = " *" if r["significant"] else ""
-                diff = f" ({v.delta(r['diff_vs_baseline'], r['diff_ci95'])}{star})"
+                diff = f" ({v.delta(r['diff_vs_baseline'], r['diff_ci95'], unit=False)}{star})"
             row[s] = v.value(r["mean"]) + ci + diff
         rows.append(row)
     return pl.DataFrame(rows)

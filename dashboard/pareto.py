@@ -61,14 +61,14 @@ def front(comparison: pl.DataFrame, objectives: Sequence[str] = OBJECTIVES) -> F
     return Front(frame, objectives)
 
 
-def front_table(fr: Front) -> pl.DataFrame:
-    """The front for reading: formatted objective means, Pareto-optimal or dominated by whom."""
+def front_table(fr: Front, views: dict[str, KpiView] = BY_NAME) -> pl.DataFrame:
+    """The front for reading: formatted objective means, best trade-off (Pareto-optimal) or beaten by whom."""
     rows = []
     for r in fr.frame.iter_rows(named=True):
-        row = {"strategy": r["strategy"]}
+        row = {"Strategy": r["strategy"]}
         for k in fr.objectives:
-            row[BY_NAME[k].title] = BY_NAME[k].value(r[k])
-        row["Pareto-optimal"] = "yes" if r["pareto"] else "no"
-        row["dominated by"] = r["dominated_by"] or "-"
+            row[views[k].title] = views[k].value(r[k])
+        row["Best trade-off"] = "yes" if r["pareto"] else "no"
+        row["Beaten on every objective by"] = r["dominated_by"] or "-"
         rows.append(row)
     return pl.DataFrame(rows)

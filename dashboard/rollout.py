@@ -123,9 +123,12 @@ def load(folder: Path) -> Rehearsal:
 
 
 def start_date(manifest: dict[str, Any]) -> date | None:
-    """The scenario's first calendar day, when the manifest gives one (``scenario.start_date``)."""
+    """The scenario's first calendar day, when the manifest gives one (``calendar.start_date`` or
+    ``start_date`` of the scenario)."""
     for spec in (manifest.get("scenario"), manifest.get("scenario_spec"), manifest):
-        value = spec.get("start_date") if isinstance(spec, dict) else None
+        cal = spec.get("calendar") if isinstance(spec, dict) else None
+        value = cal.get("start_date") if isinstance(cal, dict) else None
+        value = value or (spec.get("start_date") if isinstance(spec, dict) else None)
         if value:
             try:
                 return date.fromisoformat(str(value)[:10])

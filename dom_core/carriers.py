@@ -243,12 +243,17 @@ class _Terms(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class CarrierCatalog:
-    """The carrier services available, with selection by objective."""
+    """The carrier services available, with selection by objective.
+
+    ``transfer_service`` names the service that moves stock between locations (ship to store, the
+    transfers of ship-from-primary); a catalogue without it offers no transfers (``transfer()`` is None).
+    """
 
     services: tuple[CarrierService, ...]
     transfer_service: str = "store_transfer"
     _parcel: tuple[CarrierService, ...] = field(init=False, repr=False, compare=False)
     _terms: tuple[_Terms, ...] = field(init=False, repr=False, compare=False)
+    _transfer: CarrierService | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.services]
@@ -257,6 +262,12 @@ class CarrierCatalog:
         parcel = tuple(s for s in self.services if s.mode is not Mode.TRANSFER)
         object.__setattr__(self, "_parcel", parcel)
         object.__setattr__(self, "_terms", tuple(_Terms.of(s) for s in parcel))
+        transfer = next((s for s in self.services if s.name == self.transfer_service), None)
+        object.__setattr__(self, "_transfer", transfer)
+
+    def transfer(self) -> CarrierService | None:
+        """The service that moves stock between locations, or None: this catalogue offers no transfers."""
+        return self._transfer
 
     def service(self, name: str) -> CarrierService:
         """The service with this name."""

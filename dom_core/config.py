@@ -6,13 +6,15 @@ strategy, filters, cutoff and return locations) and builds the engine's ``Networ
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dom_core.carriers import CarrierCatalog, LinearRateCard, default_services
+from dom_core.carrier_spec import CarrierServiceSpec
+from dom_core.carriers import CarrierCatalog, LinearRateCard, Mode, default_services
 from dom_core.errors import DomError
 from dom_core.inventory import InventoryLedger
 from dom_core.model import Capability, Location, LocationKind, Sku
@@ -29,6 +31,7 @@ DEFAULT_CAPABILITIES: dict[LocationKind, tuple[Capability, ...]] = {
     LocationKind.DROP_SHIP: (Capability.SHIP_TO_HOME,),
     LocationKind.PICKUP_POINT: (Capability.PICKUP, Capability.RECEIVE_SHIP_TO_STORE),
 }
+TRANSFER = "store_transfer"  # the presets' transfer service
 
 
 class _Spec(BaseModel):
@@ -145,24 +148,65 @@ class InventoryModelSpec(_Spec):
 
 
 class CarriersSpec(_Spec):
-    """Carrier services: the shipped defaults, or the literature's linear parcel cost for every parcel."""
+    """Carrier services: a preset (the shipped defaults, the literature's linear parcel cost for every
+    parcel, or none) and the retailer's own ``services`` beside it.
 
-    preset: Literal["default", "linear"] = "default"
+    A listed service with a preset service's name replaces it. ``transfer_service`` names the service
+    moving stock between locations (ship-to-store, transfers to the primary); when it is not given, the
+    one listed service of mode ``transfer`` if there is one, else the preset's ``store_transfer``. With
+    ``preset: none`` and no transfer service listed, the catalogue offers no transfers.
+    """
+
+    preset: Literal["default", "linear", "none"] = "default"
     per_package: float = Field(default=8.759, ge=0)
     per_item: float = Field(default=0.423, ge=0)
     per_item_mile: float = Field(default=0.000541, ge=0)
+    services: list[CarrierServiceSpec] = Field(default_factory=list)
+    transfer_service: str | None = Field(default=None, min_length=1)
 
-    def build(self) -> CarrierCatalog:
-        """The carrier catalogue."""
+    @field_validator("services")
+    @classmethod
+    def _unique_names(cls, services: list[CarrierServiceSpec]) -> list[CarrierServiceSpec]:
+        seen: dict[str, int] = {}
+        for i, service in enumerate(services):
+            if service.name in seen:
+                first = seen[service.name]
+                raise ValueError(f"services[{i}].name {service.name!r} repeats services[{first}]")
+            seen[service.name] = i
+        return services
+
+    @model_validator(mode="after")
+    def _transfer_known(self) -> CarriersSpec:
+        listed = {s.name: s for s in self.services}
+        name = self.transfer_service
+        if name is not None and name not in listed and (self.preset == "none" or name != TRANSFER):
+            raise ValueError(f"transfer_service {name!r} is not a listed service")
+        if name in listed and listed[name].mode is not Mode.TRANSFER:
+            raise ValueError(f"transfer_service {name!r} must have mode: transfer")
+        if name is None and sum(s.mode is Mode.TRANSFER for s in self.services) > 1:
+            raise ValueError("several services have mode: transfer; name one as transfer_service")
+        return self
+
+    def _preset(self) -> CarrierCatalog:
         catalog = default_services()
-        if self.preset == "default":
+        if self.preset != "linear":
             return catalog
-        from dataclasses import replace
-
         linear = LinearRateCard(self.per_package, self.per_item, self.per_item_mile)
         return CarrierCatalog(
             tuple(replace(s, rate_card=linear) for s in catalog.services), catalog.transfer_service
         )
+
+    def build(self) -> CarrierCatalog:
+        """The carrier catalogue: the preset's services, replaced or extended by the listed ones."""
+        preset = self._preset()
+        if not self.services and self.transfer_service is None and self.preset != "none":
+            return preset
+        own = {s.name: s.build() for s in self.services}
+        base = () if self.preset == "none" else preset.services
+        services = [own.pop(s.name, s) for s in base] + list(own.values())
+        transfers = [s.name for s in self.services if s.mode is Mode.TRANSFER]
+        transfer = self.transfer_service or (transfers[0] if transfers else TRANSFER)
+        return CarrierCatalog(tuple(services), transfer)  # without that service: no transfers
 
 
 class StockSpec(_Spec):
@@ -233,6 +277,7 @@ def load_network(path: str | Path) -> tuple[Network, InventoryLedger, CarrierCat
 
 
 __all__ = [
+    "CarrierServiceSpec",
     "CarriersSpec",
     "ConfigError",
     "InventoryModelSpec",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from dom_core.calendar import WorkCalendar
 from dom_core.capacity import CapacityBook
 from dom_core.carriers import CarrierCatalog, Objective, default_services
 from dom_core.decision import (
@@ -93,6 +94,7 @@ class SourcingEngine:
     ``strategy`` overrides every inventory model's own strategy (used to compare strategies on one
     scenario); otherwise each model's strategy applies, and ``split_shipments`` where it has none.
     ``prepared`` keeps what is derived from each order alone for other engines deciding the same orders.
+    ``calendar`` (closed days, no-delivery days, opening hours) moves pickups and promises past holidays.
     """
 
     network: Network
@@ -100,6 +102,7 @@ class SourcingEngine:
     strategy: Strategy | None = None
     capacity: CapacityBook | None = None
     prepared: PreparedOrders | None = None
+    calendar: WorkCalendar | None = None
     _static: dict[tuple[str, FulfilmentType], npt.NDArray[np.intp]] = field(default_factory=dict, repr=False)
     _default: Strategy = field(default_factory=lambda: build_strategy("split_shipments"), repr=False)
 
@@ -140,6 +143,10 @@ class SourcingEngine:
             expl = Explanation(strategy.name, model.name, (), why) if explain else None
             return self._decision(order, strategy, model, now, (), (), unfulfilled, lines.digital, (), expl)
         dest, cand, dest_problem = prep.where
+        # ship to store without a transfer service: only the pickup store's own stock can serve it
+        own_stock = order.fulfilment is FulfilmentType.SHIP_TO_STORE and self.carriers.transfer() is None
+        if own_stock and not dest_problem:
+            cand, dest_problem = self._own_stock_only(model, cand, dest[2])
         if dest_problem:
             unfulfilled += self._unserved(order, lines, {}, dest_problem)
             expl = Explanation(strategy.name, model.name, (), dest_problem) if explain else None
@@ -157,7 +164,8 @@ class SourcingEngine:
         shipments, transfers, reservations, picked, refused = self._realise(
             order, ctx, plan, lines, strategy, dest
         )
-        unfulfilled += self._unserved(order, lines, picked, plan.shortfall, refused)
+        shortfall = _own_stock_shortfall(dest[2]) if own_stock else plan.shortfall
+        unfulfilled += self._unserved(order, lines, picked, shortfall, refused)
         expl = self._explanation(ctx, plan, strategy, notes, shipments) if explain else None
         return self._decision(
             order,
@@ -263,6 +271,19 @@ class SourcingEngine:
             return dest, self._static_candidates(model, ftype), ""
         return (order.lat, order.lon, "customer"), self._static_candidates(model, ftype), ""
 
+    def _own_stock_only(
+        self, model: InventoryModel, cand: npt.NDArray[np.intp], store_id: str
+    ) -> tuple[npt.NDArray[np.intp], str]:
+        """The candidates of a ship-to-store order when no transfer can reach the pickup store: the store
+        itself if it is one of them, else none and the reason."""
+        idx = self.network.loc_index[store_id]
+        if (cand == idx).any():
+            return np.array([idx], dtype=np.intp), ""
+        return _EMPTY, (
+            f"ship to store needs a transfer to {store_id}, {NO_TRANSFER}, "
+            f"and {store_id} is not a stock location of inventory model {model.name}"
+        )
+
     def _context(
         self,
         order: Order,
@@ -280,7 +301,7 @@ class SourcingEngine:
             else order.created_at + order.max_delivery_days * HOURS_PER_DAY
         )
         # positional: half the cost of 20 keyword arguments, once per order (fields in declared order)
-        return SourcingContext(
+        ctx = SourcingContext(
             order,
             self.network,
             model,
@@ -302,6 +323,9 @@ class SourcingEngine:
             None,  # _near
             prep.point,  # _point
         )
+        if self.calendar is not None:
+            ctx.calendar = self.calendar
+        return ctx
 
     def _apply_filters(
         self, ctx: SourcingContext, model: InventoryModel, notes: list[CandidateNote] | None
@@ -339,38 +363,45 @@ class SourcingEngine:
     ]:
         """Turn a plan into shipments with carrier quotes, transfers and reservations.
 
-        Also returns, per line, the units of parcels no carrier service accepts and why.
+        Also returns, per line, the units of parcels no carrier service accepts, or that need a transfer the
+        carrier catalogue does not offer, and why.
         """
         locs = self.network.locations
-        picks = plan.picks
+        picks, planned = plan.picks, plan.transfers
+        cal = self.calendar
+        transfer_svc = self.carriers.transfer()
+        refused: dict[int, tuple[int, str]] = {}
+        if planned and transfer_svc is None:  # no transfer can be made: the units to move are refused
+            picks = _without_transfers(picks, planned, refused)
+            planned = []
         kms = ctx.dist_of(list(picks))  # only the shipping locations' distances, in picks order
-        transfer_svc = (
-            self.carriers.service(self.carriers.transfer_service)
-            if (plan.transfers or order.fulfilment is FulfilmentType.SHIP_TO_STORE)
-            else None
-        )
         transfers: list[Transfer] = []
         ready: dict[int, float] = {}
         reserve: dict[tuple[int, int], int] = {}
         moved_in: dict[tuple[int, int], int] = {}
         transfer_res: list[tuple[int, tuple[int, int], int]] = []  # (destination, reservation key, qty)
-        for src, dst, i, qty in plan.transfers:
+        for src, dst, i, qty in planned:
             a, b = locs[ctx.cand[src]], locs[ctx.cand[dst]]
             km = float(self.network.distances_km(b.lat, b.lon)[ctx.cand[src]])
             kg = qty * lines.kg[i]
             assert transfer_svc is not None
-            q = transfer_svc.quote(ctx.now, a.cutoff_hour, km, kg, qty)
-            transfers.append(
-                Transfer(a.id, b.id, order.lines[lines.physical[i]].sku, qty, q.cost, q.co2_kg, q.promised_at)
-            )
-            ready[dst] = max(ready.get(dst, ctx.now), q.promised_at)
+            if cal is None:
+                q = transfer_svc.quote(ctx.now, a.cutoff_hour, km, kg, qty)
+                t_cost, t_co2, arrive = q.cost, q.co2_kg, q.promised_at
+            else:
+                src_i = int(ctx.cand[src])
+                _, t_cost, _, arrive, t_co2 = cal.figures(
+                    transfer_svc, src_i, b.market, ctx.now, a.cutoff_hour, km, kg, qty
+                )
+            sku_id = order.lines[lines.physical[i]].sku
+            transfers.append(Transfer(a.id, b.id, sku_id, qty, t_cost, t_co2, arrive))
+            ready[dst] = max(ready.get(dst, ctx.now), arrive)
             key = (int(ctx.cand[src]), lines.sku_idx[i])
             reserve[key] = reserve.get(key, 0) + qty
             transfer_res.append((dst, key, qty))
             moved_in[(dst, i)] = moved_in.get((dst, i), 0) + qty
         shipments: list[Shipment] = []
         picked: dict[int, int] = {}
-        refused: dict[int, tuple[int, str]] = {}
         void: set[int] = set()  # shipping positions whose parcel no service takes
         objective = strategy.carrier_objective
         choose = self.carriers.choose_figures
@@ -387,17 +418,35 @@ class SourcingEngine:
                 kg += qty * line_kg[i]
             at = ready.get(j, now) if ready else now
             if pickup or (to_store and loc.id == destination):
-                ship_at = _pickup_ready(at, loc.cutoff_hour)
+                if cal is None:
+                    ship_at = _pickup_ready(at, loc.cutoff_hour)
+                else:
+                    ship_at = cal.pickup_ready(loc_i, at, PICKUP_READY_HOURS, loc.cutoff_hour)
                 service, cost, promised, co2 = "pickup", 0.0, ship_at, 0.0
             else:
                 figures: tuple[str, float, float, float, float] | None
                 if to_store:
-                    assert transfer_svc is not None
-                    figures = transfer_svc.figures(at, loc.cutoff_hour, km, kg, items)
-                else:
+                    if transfer_svc is None:  # no transfer reaches the store (not a parcel service's job)
+                        figures = None
+                    elif cal is None:
+                        figures = transfer_svc.figures(at, loc.cutoff_hour, km, kg, items)
+                    else:
+                        figures = cal.figures(
+                            transfer_svc, loc_i, order.market, at, loc.cutoff_hour, km, kg, items
+                        )
+                elif cal is None:
                     figures = choose(objective, at, loc.cutoff_hour, km, kg, items, deadline)
+                else:
+                    market = order.market
+                    figures = cal.choose(
+                        self.carriers, objective, loc_i, market, at, loc.cutoff_hour, km, kg, items, deadline
+                    )
                 if figures is None:  # no service takes this parcel: its units stay unfulfilled
-                    why = f"no carrier service takes the parcel from {loc.id} ({kg:.1f} kg, {km:.0f} km)"
+                    why = (
+                        f"ship to store from {loc.id} needs a transfer: {NO_TRANSFER}"
+                        if to_store
+                        else f"no carrier service takes the parcel from {loc.id} ({kg:.1f} kg, {km:.0f} km)"
+                    )
                     for i, qty in taken.items():
                         refused[i] = (refused.get(i, (0, why))[0] + qty, why)
                     void.add(j)
@@ -474,7 +523,11 @@ class SourcingEngine:
             elif order.fulfilment is FulfilmentType.PICKUP_IN_STORE:
                 why = f"pickup in store serves from {order.pickup_location} only"
             elif order.fulfilment is FulfilmentType.SHIP_TO_STORE:
-                why = "a pickup point holds no stock"
+                why = (
+                    "a pickup point holds no stock"
+                    if loc.kind is LocationKind.PICKUP_POINT
+                    else f"ship to store from here needs a transfer: {NO_TRANSFER}"
+                )
             elif Capability.SHIP_TO_HOME not in loc.capabilities:
                 why = "cannot ship to home"
             else:
@@ -543,6 +596,29 @@ class SourcingEngine:
             reservations,
             explanation,
         )
+
+
+NO_TRANSFER = "the carrier catalogue has no transfer service"
+
+
+def _own_stock_shortfall(store_id: str) -> str:
+    """Why units of a ship-to-store order stay unfulfilled when no transfer can reach the store."""
+    return f"{store_id} lacks stock, and no other location can send it: {NO_TRANSFER}"
+
+
+def _without_transfers(
+    picks: dict[int, dict[int, int]],
+    transfers: list[tuple[int, int, int, int]],
+    refused: dict[int, tuple[int, str]],
+) -> dict[int, dict[int, int]]:
+    """A plan's picks less the units its transfers were to bring in (added to ``refused`` per line, with
+    the reason), for a catalogue that offers no transfers."""
+    out = {j: dict(taken) for j, taken in picks.items()}
+    why = f"the plan moves stock between locations: {NO_TRANSFER}"
+    for _, dst, i, qty in transfers:
+        out[dst][i] -= qty
+        refused[i] = (refused.get(i, (0, why))[0] + qty, why)
+    return {j: {i: q for i, q in taken.items() if q} for j, taken in out.items() if any(taken.values())}
 
 
 def _pickup_ready(at: float, cutoff_hour: float) -> float:

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+import retail.cli  # noqa: F401  (registers `dom import`)
 from dom_core.errors import DomError
 from sim.cli import _fail, app, console, err
 

@@ -6,16 +6,21 @@ import math
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import polars as pl
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dom_core import compiled
 from dom_core.errors import DomError
+from sim.options import COUNT, POSITION, option_name
+from sim.progress import plain, run_progress
+
+if TYPE_CHECKING:
+    from sim.engines import Knobs
+    from sim.runner import RunResult
 
 app = typer.Typer(add_completion=False, help="DOM workbench: test and compare order sourcing rules.")
 console = Console(width=160)
@@ -67,27 +72,36 @@ def comparison_table(comparison: pl.DataFrame, title: str) -> Table:
 @app.command()
 def simulate(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
-    replications: Annotated[int | None, typer.Option(help="override the scenario's replications")] = None,
+    replications: Annotated[
+        int | None, typer.Option(help="override the scenario's replications (at least 1)")
+    ] = None,
     strategies: Annotated[
         str | None, typer.Option(help="comma-separated subset of the scenario's strategies")
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="parallel processes (default: scenario, max cores)")
+        int | None, typer.Option(help="parallel processes, at least 1 (default: scenario, max cores)")
     ] = None,
     out: Annotated[Path | None, typer.Option(help="results folder (default results/<scenario name>)")] = None,
-    demand_factor: Annotated[float, typer.Option(help="scale demand")] = 1.0,
-    capacity_factor: Annotated[float, typer.Option(help="scale pick capacity")] = 1.0,
-    max_shipments: Annotated[int | None, typer.Option(help="cap shipments per order")] = None,
-    safety_stock: Annotated[int | None, typer.Option(help="safety stock units at every location/SKU")] = None,
-    store_participation: Annotated[float, typer.Option(help="share of stores that ship online orders")] = 1.0,
+    demand_factor: Annotated[float, typer.Option(help="scale demand (greater than 0)")] = 1.0,
+    capacity_factor: Annotated[float, typer.Option(help="scale pick capacity (greater than 0)")] = 1.0,
+    max_shipments: Annotated[int | None, typer.Option(help="cap shipments per order (at least 1)")] = None,
+    safety_stock: Annotated[
+        int | None, typer.Option(help="safety stock units at every location/SKU (at least 0)")
+    ] = None,
+    store_participation: Annotated[
+        float, typer.Option(help="share of stores that ship online orders (0 to 1)")
+    ] = 1.0,
     bound: Annotated[bool, typer.Option(help="also report each strategy's cost over a lower bound")] = False,
 ) -> None:
     """Simulate every strategy x replication (common random numbers), print the comparison, write Parquet."""
-    from sim.model import Knobs
-    from sim.runner import run_experiment
+    from sim.runner import expected_orders, run_experiment, worker_count
     from sim.scenario import load_scenario
+    from sim.world import build_world
 
-    try:
+    try:  # every number is checked before any work starts
+        COUNT.check("--replications", replications)
+        COUNT.check("--workers", workers)
+        knobs = _knobs(demand_factor, capacity_factor, max_shipments, safety_stock, store_participation)
         spec = load_scenario(scenario)
         exp = spec.experiment
         runs = exp.runs()
@@ -103,34 +117,29 @@ def simulate(
         update = {
             "strategies": runs,
             "baseline": baseline,
-            "replications": replications or exp.replications,
+            "replications": exp.replications if replications is None else replications,
             "bound": bound or exp.bound,
         }
         spec = spec.model_copy(update={"experiment": exp.model_copy(update=update)})
-        knobs = Knobs(demand_factor, capacity_factor, max_shipments, safety_stock, store_participation)
+        n_workers = worker_count(spec, workers)
+        per_run = expected_orders(build_world(spec), knobs)
     except DomError as exc:
         _fail(exc)
-    total = len(runs) * spec.experiment.replications
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
-    ) as progress:
-        task = progress.add_task(f"simulating {spec.name}", total=total)
-
-        def done(result: object, n: int, of: int) -> None:
-            r = result  # RunResult
-            progress.update(
-                task,
-                completed=n,
-                description=f"{getattr(r, 'strategy', '')} rep {getattr(r, 'replication', '')} done",
-            )
-
+    reps = spec.experiment.replications
+    total = len(runs) * reps
+    plain(
+        err,
+        f"simulating {spec.name}: {len(runs)} strategies ({', '.join(r.name for r in runs)}) x {reps} "
+        f"replications = {total} runs on {n_workers} worker{'s' if n_workers > 1 else ''}; "
+        f"about {per_run:,.0f} orders per run, {per_run * total:,.0f} in all",
+    )
+    with run_progress(err, f"simulating {spec.name}", total, _run_label) as done:
         result = run_experiment(spec, knobs, workers=workers, on_done=done)
     folder = result.write(out or Path("results") / spec.name)
     console.print(
         comparison_table(
             result.comparison,
-            f"{spec.name}: {spec.experiment.replications} replications, "
-            f"baseline {spec.baseline} (diff ± 95% CI, * significant)",
+            f"{spec.name}: {reps} replications, baseline {spec.baseline} (diff ± 95% CI, * significant)",
         )
     )
     orders = sum(r.orders for r in result.runs)
@@ -141,16 +150,37 @@ def simulate(
     )
 
 
+def _knobs(
+    demand_factor: float,
+    capacity_factor: float,
+    max_shipments: int | None,
+    safety_stock: int | None,
+    store_participation: float,
+) -> Knobs:
+    """The rule knobs of the command's options; a DomError names the option out of its range."""
+    from sim.engines import Knobs
+
+    try:
+        return Knobs(demand_factor, capacity_factor, max_shipments, safety_stock, store_participation)
+    except DomError as exc:
+        raise DomError(option_name(exc.field), exc.problem) from None
+
+
+def _run_label(run: RunResult) -> str:
+    return f"{run.strategy} replication {run.replication}"
+
+
 @app.command()
 def compare(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
-    orders: Annotated[int, typer.Option(help="orders from the demand stream to source")] = 5000,
+    orders: Annotated[int, typer.Option(help="orders from the demand stream to source (at least 1)")] = 5000,
 ) -> None:
     """Plain sourcing comparison without simulation: same orders, same starting stock, every strategy."""
     from sim.compare import sourcing_comparison
     from sim.scenario import load_scenario
 
     try:
+        COUNT.check("--orders", orders)
         table = sourcing_comparison(load_scenario(scenario), orders)
     except DomError as exc:
         _fail(exc)
@@ -210,7 +240,7 @@ def strategies() -> None:
 @app.command()
 def explain(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
-    order: Annotated[int, typer.Option(help="order number in the demand stream")] = 0,
+    order: Annotated[int, typer.Option(help="order number in the demand stream (from 0)")] = 0,
     strategy: Annotated[str, typer.Option(help="strategy name")] = "split_shipments",
 ) -> None:
     """Explain the decision a strategy takes for one order of the scenario (on the starting stock)."""
@@ -222,10 +252,12 @@ def explain(
     from sim.world import build_world
 
     try:
+        POSITION.check("--order", order)
         world = build_world(load_scenario(scenario))
         orders = demand_orders(world, generate_demand(world, 0), order + 1)
-        if order >= len(orders) or order < 0:
-            raise DomError("--order", f"the demand stream has {len(orders)} orders")
+        if order >= len(orders):
+            n = len(orders)
+            raise DomError("--order", f"must be from 0 to {n - 1}: the demand stream has {n} orders")
         engine = SourcingEngine(
             world.network, world.carriers, strategy=build_strategy(strategy, "--strategy")
         )
@@ -246,6 +278,8 @@ def dashboard(port: Annotated[int, typer.Option()] = 8501) -> None:
 from sim.rehearse_cli import rehearse  # noqa: E402  (after app: the command module needs no sim.cli import)
 
 app.command()(rehearse)
+app.command()(__import__("sim.sweep_cli", fromlist=["sweep"]).sweep)  # dom sweep (sim/sweep_cli.py)
+app.command()(__import__("sim.replay_cli", fromlist=["replay"]).replay)  # dom replay (sim/replay_cli.py)
 
 if __name__ == "__main__":
     app()

@@ -47,12 +47,16 @@ class DemandStream:
 def hourly_rates(world: World, demand_factor: float = 1.0) -> F:
     """Expected orders per hour over the horizon (hour-of-day x weekday x trend x promotions)."""
     d = world.scenario.demand
+    if d.segments:
+        from sim.segments import segmented_rates
+
+        return segmented_rates(world, demand_factor)
     hours = int(np.ceil(world.scenario.horizon_days * 24))
     h = np.arange(hours)
     day = h // 24
     hour_w = np.asarray(d.hour_profile) / np.mean(d.hour_profile)
     week_w = np.asarray(d.weekday_profile) / np.mean(d.weekday_profile)
-    rate = d.orders_per_day / 24.0 * demand_factor * hour_w[h % 24] * week_w[day % 7]
+    rate = d.total_orders_per_day / 24.0 * demand_factor * hour_w[h % 24] * week_w[day % 7]
     rate = rate * np.maximum(0.0, 1.0 + d.trend_per_day * day)
     for p in d.promotions:
         spike = (h >= p.start_day * 24) & (h < (p.start_day + p.days) * 24)
@@ -62,9 +66,13 @@ def hourly_rates(world: World, demand_factor: float = 1.0) -> F:
 
 
 def generate_demand(world: World, replication: int, demand_factor: float = 1.0) -> DemandStream:
-    """Draw the whole demand stream of a replication."""
+    """Draw the whole demand stream of a replication (segment by segment when the demand block has them)."""
     sc = world.scenario
     d = sc.demand
+    if d.segments:  # demand per market (and channel): each segment drawn on its own
+        from sim.segments import generate_segmented
+
+        return generate_segmented(world, replication, demand_factor)
     rng = stream(sc.seed, replication, "demand")
     rate = hourly_rates(world, demand_factor)
     counts = rng.poisson(rate)

@@ -12,6 +12,7 @@ from dom_core.model import Capability
 from dom_core.network import Network
 from dom_core.strategies import build_strategy
 from sim.demand import DemandStream
+from sim.options import KNOBS
 from sim.scenario import AS_CONFIGURED, StrategyRun
 from sim.world import World
 
@@ -28,6 +29,10 @@ class Knobs:
     max_shipments: int | None = None
     safety_stock: int | None = None
     store_participation: float = 1.0  # share of stores allowed to ship online orders
+
+    def __post_init__(self) -> None:
+        for name, allowed in KNOBS.items():  # a DomError names the knob and its range
+            allowed.check(name, getattr(self, name))
 
 
 def network_with_knobs(world: World, knobs: Knobs) -> Network:
@@ -55,7 +60,9 @@ def network_with_knobs(world: World, knobs: Knobs) -> Network:
 def run_engine(world: World, network: Network, run: StrategyRun) -> SourcingEngine:
     """The engine of a run: the run's strategy for every inventory model, or each model's own."""
     strategy = None if run.strategy == AS_CONFIGURED else build_strategy(run.strategy)
-    return SourcingEngine(network, world.carriers, strategy=strategy, capacity=CapacityBook())
+    return SourcingEngine(
+        network, world.carriers, strategy=strategy, capacity=CapacityBook(), calendar=world.calendar
+    )
 
 
 class StagedEngines:
@@ -79,7 +86,10 @@ class StagedEngines:
         self.current = current
         self.plan = plan
         self.candidate = SourcingEngine(
-            candidate_network(current.network, plan.candidate), current.carriers, capacity=current.capacity
+            candidate_network(current.network, plan.candidate),
+            current.carriers,
+            capacity=current.capacity,
+            calendar=current.calendar,
         )
         hours = [[plan.live_hour(m, c) for c in demand.channels] for m in markets]
         self.live_from: list[float] = [  # per order: the hour its segment goes live (infinity: never)

@@ -109,9 +109,11 @@ class Simulation(ParcelFlow, DailyOperations):
                 f"shared demand of replication {shared.replication} (demand factor {shared.demand_factor}) "
                 f"given to a run of replication {replication} (demand factor {self.knobs.demand_factor})"
             )
-        else:
+        elif shared.share_orders:
             self.demand, self._placed = shared.demand, shared.orders
             self.engine.prepared = shared.prepared
+        else:  # the stream only (a long replay): orders are built as they are placed, then dropped
+            self.demand = shared.demand
         self.lists = demand_lists(world, self.demand) if shared is None else shared.lists
         self.staged: StagedEngines | None = None
         if rollout is not None:
@@ -127,6 +129,12 @@ class Simulation(ParcelFlow, DailyOperations):
         shift = max(1, sc.operations.shift_end_hour - sc.operations.shift_start_hour)
         factor = sc.operations.capacity_factor * self.knobs.capacity_factor
         self.cap_per_hour = [loc.pick_capacity_per_day * factor / shift for loc in self.network.locations]
+        cal = world.calendar
+        self.cap_week = (  # per location, the hourly capacity of each weekday when the calendar gives them
+            None
+            if cal is None or not any(cal.pick_capacity)
+            else [[c * factor / shift for c in week] if week else None for week in cal.pick_capacity]
+        )
         self.picked_today = np.zeros(n_loc)
         self.pipeline = np.zeros_like(self.ledger.on_hand)  # units on order per (sku, location)
         rp, rate = sc.replenishment, world.demand_rate
@@ -153,6 +161,7 @@ class Simulation(ParcelFlow, DailyOperations):
         ]
         self.walkin_cdf = [walkin_cdf(p) for _, _, p in self.walkin_assortment]
         self.services = {s.name: s for s in world.carriers.services}
+        self.calendar = world.calendar
         self._sku_ids = [sku.id for sku in self.network.skus]
         self._loc_ids = [loc.id for loc in self.network.locations]
         self._market_of = [world.market_names[m] for m in self.demand.market.tolist()]

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from dom_core.calendar import WorkCalendar
 from dom_core.engine import SourcingEngine
 from dom_core.inventory import InventoryLedger
 from dom_core.model import HOURS_PER_DAY, FulfilmentType, LocationKind
@@ -38,6 +39,7 @@ class DailyOperations:
     demand: DemandStream
     queues: list[deque[PickJob]]
     cap_per_hour: list[float]
+    cap_week: list[list[float] | None] | None
     picked_today: npt.NDArray[np.float64]
     pipeline: npt.NDArray[np.int64]
     backorders: deque[tuple[int, float, Lines, int]]
@@ -46,6 +48,7 @@ class DailyOperations:
     walkin_assortment: list[tuple[int, npt.NDArray[np.intp], npt.NDArray[np.float64]]]
     walkin_cdf: list[npt.NDArray[np.float64]]
     walkin_lost: list[tuple[int, int, int]]
+    calendar: WorkCalendar | None
     units_walkin: int
     units_received: int
     units_transferred: int
@@ -86,6 +89,7 @@ class DailyOperations:
         on_hand = led.on_hand.sum(axis=0).tolist()
         picked = self.picked_today.tolist()
         shift = max(1, self.sc.operations.shift_end_hour - self.sc.operations.shift_start_hour)
+        cal = self.calendar  # the row of day d holds the picks of day d - 1: so does its capacity
         self.records.daily.extend(
             (
                 day,
@@ -95,13 +99,23 @@ class DailyOperations:
                 stockouts[loc],
                 sum([j.units for j in queue]),
                 picked[loc],
-                cap * shift,
+                cap * shift if cal is None else self._capacity_on(loc, day - 1, cap * shift),
             )
             for loc, (location, queue, cap) in enumerate(
                 zip(self.network.locations, self.queues, self.cap_per_hour, strict=True)
             )
         )
         self.picked_today[:] = 0
+
+    def _capacity_on(self, loc: int, day: int, usual: float) -> float:
+        """Units ``loc`` could pick on ``day`` under the calendar: none when closed, else its weekday's."""
+        cal = self.calendar
+        assert cal is not None
+        if cal.is_closed(loc, day):
+            return 0.0
+        week = None if self.cap_week is None else self.cap_week[loc]
+        shift = max(1, self.sc.operations.shift_end_hour - self.sc.operations.shift_start_hour)
+        return usual if week is None else week[day % 7] * shift
 
     def _replenish(self, day: int) -> None:
         sc, led, net = self.sc, self.ledger, self.network
@@ -179,6 +193,9 @@ class DailyOperations:
         if rate <= 0 or not self.walkin_assortment:
             return
         counts = self.walkin_rng.poisson(rate, size=len(self.walkin_assortment))
+        if self.calendar is not None:  # closed stores sell nothing
+            closed = [self.calendar.is_closed(loc, day) for loc, _, _ in self.walkin_assortment]
+            counts[np.array(closed, dtype=bool)] = 0
         total = int(counts.sum())
         if not total:
             return

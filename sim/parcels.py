@@ -4,6 +4,7 @@ common-random-number draws, and the returns of delivered lines (a mixin of ``sim
 from __future__ import annotations
 
 import bisect
+import math
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from dom_core.calendar import WorkCalendar
 from dom_core.carriers import CarrierService
 from dom_core.inventory import InventoryLedger
 from dom_core.model import HOURS_PER_DAY
@@ -36,8 +38,10 @@ class ParcelFlow:
     lists: DemandLists
     queues: list[deque[PickJob]]
     cap_per_hour: list[float]
+    cap_week: list[list[float] | None] | None
     picked_today: npt.NDArray[np.float64]
     services: dict[str, CarrierService]
+    calendar: WorkCalendar | None
     returns_engine: ReturnsEngine
     units_shipped: int
     units_restocked: int
@@ -53,23 +57,37 @@ class ParcelFlow:
 
     # -------------------------------------------------------------- picking
     def _picking(self) -> Any:
-        env, ops = self.env, self.sc.operations
+        env, ops, cal = self.env, self.sc.operations, self.calendar
         while True:
             hour = env.now % HOURS_PER_DAY
             if ops.shift_start_hour <= hour < ops.shift_end_hour:
-                for loc, queue in enumerate(self.queues):
-                    if queue:
-                        self._pick(loc, queue, self.cap_per_hour[loc])
+                if cal is None:
+                    for loc, queue in enumerate(self.queues):
+                        if queue:
+                            self._pick(loc, queue, self.cap_per_hour[loc])
+                else:  # closed locations (holidays, closures) pick nothing; capacity by weekday
+                    day = math.floor(env.now / HOURS_PER_DAY)
+                    week = self.cap_week
+                    for loc, queue in enumerate(self.queues):
+                        if queue and not cal.is_closed(loc, day):
+                            days = None if week is None else week[loc]
+                            if days is None:
+                                self._pick(loc, queue, self.cap_per_hour[loc])
+                            elif days[day % 7] > 0:  # no capacity that weekday: nothing picked
+                                self._pick(loc, queue, days[day % 7], days[day % 7])
             yield env.timeout(1.0)
 
-    def _pick(self, loc: int, queue: deque[PickJob], budget: float) -> None:
+    def _pick(self, loc: int, queue: deque[PickJob], budget: float, cap: float | None = None) -> None:
+        """Pick queued jobs within ``budget`` units; a job over the hour's capacity ``cap`` (default the
+        location's) goes out alone when the whole hour is free for it."""
         now = self.env.now + 1.0  # picked by the end of this hour
         location = self.network.locations[loc]
         loc_id, kind = location.id, location.kind.value
         reservations, shipments = self.ledger.reservations, self.records.shipments
         events = self.records.events if self.record_events else None
         u_transit = self.demand.u_transit
-        cap = self.cap_per_hour[loc]
+        cal = self.calendar
+        cap = self.cap_per_hour[loc] if cap is None else cap
         picked = 0
         while queue and (queue[0].units <= budget or budget >= cap):
             job = queue.popleft()
@@ -81,10 +99,12 @@ class ParcelFlow:
             self.units_shipped += units
             self.events_processed += 1
             if job.service == "pickup":
-                shipped_at = delivered = now
+                shipped_at = delivered = now if cal is None else cal.pickup_ready(loc, now, 0.0, 24.0)
             else:
                 service = self.services[job.service]
                 shipped_at = service.ship_time(now, 24.0)
+                if cal is not None:  # no carrier pickup while the location is closed
+                    shipped_at = cal.dispatch(loc, shipped_at, not service.works_weekends)
                 u = u_transit.item(job.order, min(job.shipment_no, MAX_SHIPMENT_DRAWS - 1))
                 t = service.transit
                 days = (
@@ -92,6 +112,8 @@ class ParcelFlow:
                     + t.extra_days_per_1000_km * job.km / 1000
                 )
                 delivered = shipped_at + days * HOURS_PER_DAY
+                if cal is not None:  # nor deliveries on the market's holidays
+                    delivered = cal.arrival(self._market_of[job.order], shipped_at, delivered)
             shipments.append(
                 (
                     job.ref,
@@ -117,11 +139,17 @@ class ParcelFlow:
 
     # -------------------------------------------------------------- returns
     def _schedule_returns(self, job: PickJob, delivered: float, shipped_from: str) -> None:
-        delays = self.lists.return_delay
+        lists = self.lists
+        delays, known_at = lists.return_delay, lists.return_at
         for li, s, qty in job.lines:
             delay = delays[li]
             if delay is None:  # kept
                 continue
+            if known_at is not None:  # a replayed history's return: its units, and its time if it says
+                assert lists.return_qty is not None
+                qty = min(qty, lists.return_qty[li])
+                if not math.isnan(known_at[li]):
+                    delay = max(0.0, known_at[li] - delivered) / HOURS_PER_DAY
             at = delivered + delay * HOURS_PER_DAY
             if at >= self._horizon_end:
                 continue

@@ -21,6 +21,7 @@ import polars as pl
 from dom_core.model import HOURS_PER_DAY
 from sim.environment import gc_paused
 from sim.model import Simulation
+from sim.options import COUNT
 from sim.rollout import BIG_BANG, STAGED, plan, stages
 from sim.scenario import AS_CONFIGURED, Scenario, StrategyRun
 from sim.shared import SharedDemand, shared_demand
@@ -99,7 +100,7 @@ def summarise(
             (i, m, c)
             for i in range(len(bounds) - 1)
             for m in world.market_names
-            for c in world.scenario.demand.channels
+            for c in world.scenario.demand.channel_names
         ],
         schema={"stage_index": pl.Int64, "market": pl.Utf8, "channel": pl.Utf8},
         orient="row",
@@ -250,11 +251,16 @@ def run_rehearsal(
     workers: int,
     on_done: Callable[[RunSummary, int, int], None] | None = None,
 ) -> list[RunSummary]:
-    """Every plan on every replication; ``on_done(summary, finished, total)`` after each run."""
+    """Every plan on every replication; ``on_done(summary, finished, total)`` after each run.
+
+    Raises a DomError, before any run starts, for fewer than one replication or worker.
+    """
     if scenario.rollout is None:
         raise ValueError("the scenario has no rollout section")
+    COUNT.check("replications", replications)
+    COUNT.check("workers", workers)
     total = replications * len(RUNS)
-    n_workers = max(1, min(workers, os.cpu_count() or 1, total))
+    n_workers = min(workers, os.cpu_count() or 1, total)
     results: list[RunSummary] = []
     if n_workers == 1:
         world = build_world(scenario)

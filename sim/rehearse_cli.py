@@ -4,19 +4,19 @@ candidate, print the verdicts and the worst risk signals per stage, and write th
 from __future__ import annotations
 
 import math
+import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import polars as pl
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dom_core.errors import DomError
+from sim.options import COUNT
+from sim.progress import plain, run_progress
 
 if TYPE_CHECKING:
     from sim.rehearsal import RunSummary
@@ -34,10 +34,11 @@ RISK_ORDER = {
 def rehearse(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file with a rollout section")],
     replications: Annotated[
-        int | None, typer.Option(help="replications (default: rollout.replications, else the experiment's)")
+        int | None,
+        typer.Option(help="replications, at least 1 (default: rollout.replications, else the experiment's)"),
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="parallel processes (default: the experiment's)")
+        int | None, typer.Option(help="parallel processes, at least 1 (default: the experiment's)")
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="results folder (default results/<scenario name>/rehearsal)")
@@ -45,18 +46,21 @@ def rehearse(
 ) -> None:
     """Rehearse a staged rollout: staged plan, big bang and baseline x replications; verdicts per stage."""
     from dom_core import compiled
-    from sim.rehearsal import run_rehearsal
+    from sim.engines import Knobs
+    from sim.rehearsal import RUNS, run_rehearsal
     from sim.rehearsal_report import build
+    from sim.runner import expected_orders
     from sim.scenario import load_scenario
     from sim.world import build_world
 
-    try:
+    try:  # every number is checked before any work starts
+        COUNT.check("--replications", replications)
+        COUNT.check("--workers", workers)
         spec = load_scenario(scenario)
         if spec.rollout is None:
             raise DomError(str(scenario), "has no rollout section to rehearse")
-        if replications is not None and replications < 1:
-            raise DomError("--replications", "must be at least 1")
         reps = replications or spec.rollout.replications or spec.experiment.replications
+        n_workers = workers or spec.experiment.workers
         world = build_world(spec)  # checks the candidate and the stages before any run starts
         from sim.rollout import candidate_network, stages
 
@@ -65,9 +69,18 @@ def rehearse(
     except DomError as exc:
         err.print(f"[bold red]error[/] {exc}")
         raise typer.Exit(2) from None
+    total = len(RUNS) * reps
+    per_run = expected_orders(world, Knobs())
+    used = min(n_workers, os.cpu_count() or 1, total)
+    plain(
+        err,
+        f"rehearsing {spec.name}: {len(RUNS)} plans ({', '.join(RUNS)}) x {reps} replications = {total} "
+        f"runs on {used} worker{'s' if used > 1 else ''}; about {per_run:,.0f} orders per run, "
+        f"{per_run * total:,.0f} in all",
+    )
     started = time.perf_counter()
-    with _progress(f"rehearsing {spec.name}", 3 * reps) as done:
-        runs = run_rehearsal(spec, reps, workers or spec.experiment.workers, done)
+    with run_progress(err, f"rehearsing {spec.name}", total, _run_label) as done:
+        runs = run_rehearsal(spec, reps, n_workers, done)
     seconds = time.perf_counter() - started
     manifest = {
         "scenario": spec.name,
@@ -94,24 +107,8 @@ def rehearse(
     )
 
 
-@contextmanager
-def _progress(title: str, total: int) -> Iterator[Callable[[RunSummary, int, int], None]]:
-    """A per-run callback: a rich progress bar on a terminal, else one plain line per finished run."""
-    if not err.is_terminal:
-
-        def line(r: RunSummary, n: int, of: int) -> None:
-            err.print(f"{title}: {r.plan} replication {r.replication} done in {r.seconds:.1f} s ({n}/{of})")
-
-        yield line
-        return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err) as progress:
-        task = progress.add_task(title, total=total)
-
-        def bar(r: RunSummary, n: int, of: int) -> None:
-            progress.update(task, completed=n, description=f"{r.plan} rep {r.replication} done")
-
-        yield bar
+def _run_label(run: RunSummary) -> str:
+    return f"{run.plan} replication {run.replication}"
 
 
 def _num(value: float, signed: bool = True) -> str:

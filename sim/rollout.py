@@ -109,7 +109,7 @@ def segments(world: World) -> list[Segment]:
     return [
         Segment(m, c, net.inventory_model(m, c).name)
         for m in world.market_names
-        for c in world.scenario.demand.channels
+        for c in world.scenario.demand.channel_names
         if net.has_inventory_model(m, c)
     ]
 

@@ -20,9 +20,11 @@ from typing import Any
 
 import polars as pl
 
+from dom_core.errors import DomError
 from sim.demand import hourly_rates
 from sim.metrics import KPI_NAMES, kpis
 from sim.model import Knobs, SharedDemand, Simulation, gc_paused, shared_demand
+from sim.options import COUNT
 from sim.scenario import AS_CONFIGURED, Scenario, StrategyRun
 from sim.tables import TABLES
 from sim.world import World, build_world
@@ -227,6 +229,25 @@ class ExperimentResult:
         return out
 
 
+def worker_count(scenario: Scenario, workers: int | None = None) -> int:
+    """The processes an experiment runs in: ``workers`` (else the scenario's), at most one per core and
+    one per run; checks both numbers (a DomError names the one out of range)."""
+    exp = scenario.experiment
+    # a scenario copied with model_copy(update=...) is not validated again: its numbers are checked here
+    COUNT.check("experiment.replications", exp.replications)
+    COUNT.check("workers", workers)
+    COUNT.check("experiment.workers", exp.workers)
+    if not exp.strategies:
+        raise DomError("experiment.strategies", "needs at least one strategy")
+    n_runs = len(exp.strategies) * exp.replications
+    return min(exp.workers if workers is None else workers, os.cpu_count() or 1, n_runs)
+
+
+def expected_orders(world: World, knobs: Knobs) -> float:
+    """The expected number of orders of one replication (the mean of its Poisson demand)."""
+    return float(hourly_rates(world, knobs.demand_factor).sum())
+
+
 def run_experiment(
     scenario: Scenario,
     knobs: Knobs | None = None,
@@ -234,13 +255,16 @@ def run_experiment(
     workers: int | None = None,
     on_done: Callable[[RunResult, int, int], None] | None = None,
 ) -> ExperimentResult:
-    """Every strategy x replication (common random numbers per replication), in parallel processes."""
+    """Every strategy x replication (common random numbers per replication), in parallel processes.
+
+    Raises a DomError, before any run starts, for fewer than one replication, worker or strategy.
+    """
+    n_workers = worker_count(scenario, workers)
     knobs = knobs or Knobs()
     started = time.perf_counter()
     runs = scenario.experiment.runs()
     reps = range(scenario.experiment.replications)
     tasks = [(run, rep) for rep in reps for run in runs]
-    n_workers = max(1, min(workers or scenario.experiment.workers, os.cpu_count() or 1, len(tasks)))
     results: list[RunResult] = []
     if n_workers == 1:
         world = build_world(scenario)

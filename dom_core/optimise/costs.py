@@ -11,7 +11,8 @@ package fee and the per-unit part the item and mileage fees, so the affine cost 
 parcel services share that card (the "linear" carriers preset). For a zone table the fixed part is the
 lightest-bracket price in the distance's zone and the per-unit part 0: a valid lower bound (a step
 function of weight has no positive affine minorant slope), so the bound stays a bound, only looser.
-Pickup in store costs handling only; ship to store prices the transfer service (0 at the store).
+Pickup in store costs handling only; ship to store prices the transfer service (0 at the store; without
+a transfer service in the catalogue, only the store itself serves it).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def order_costs(
     if not lines.sku:
         return None
     inv_model = network.inventory_model(order.market, order.channel)
-    cand = eligible_locations(network, inv_model, order)
+    cand = eligible_locations(network, inv_model, order, carriers)
     locs = network.locations
     ftype = order.fulfilment
     if ftype in (FulfilmentType.PICKUP_IN_STORE, FulfilmentType.SHIP_TO_STORE):
@@ -83,7 +84,7 @@ def order_costs(
     else:
         km = network.distances_km(order.lat, order.lon).take(cand)
     keep, fixed, unit = [], [], []
-    transfer = carriers.service(carriers.transfer_service)
+    transfer = carriers.transfer()
     for p, i in enumerate(cand):
         d = float(km[p])
         if ftype is FulfilmentType.PICKUP_IN_STORE or (
@@ -91,7 +92,7 @@ def order_costs(
         ):
             parts = [(0.0, 0.0)]
         elif ftype is FulfilmentType.SHIP_TO_STORE:
-            parts = [_parts(transfer, d)]
+            parts = [] if transfer is None else [_parts(transfer, d)]
         else:
             parts = [_parts(s, d) for s in carriers.parcel_services() if d <= s.max_km]
         if not parts:

@@ -44,7 +44,7 @@ def affine_scores(
     loc_idx = ctx.cand.take(positions)
     km = ctx.dist.take(positions)
     cut = np.array([locs[i].cutoff_hour for i in loc_idx], dtype=np.float64)
-    cost, prom, co2, _ = _quotes(ctx, loc_idx, km, cut, kg, items, sig, inverse.reshape(-1), objective)
+    cost, prom, co2, ok = _quotes(ctx, loc_idx, km, cut, kg, items, sig, inverse.reshape(-1), objective)
     h0 = np.array([locs[i].handling_cost_per_order for i in loc_idx])
     h1 = np.array([locs[i].handling_cost_per_line for i in loc_idx])
     fixed = weights.cost * (cost[:, 0] + h0) + weights.time * (prom[:, 0] - ctx.now) / 24.0
@@ -55,8 +55,8 @@ def affine_scores(
     if ctx.order.fulfilment in (FulfilmentType.HOME_DELIVERY, FulfilmentType.SHIP_FROM_STORE):
         services = ctx.carriers.parcel_services()
         max_kg = np.array([max((s.max_kg for s in services if d <= s.max_km), default=0.0) for d in km])
-    else:
-        max_kg = np.full(len(positions), np.inf)
+    else:  # pickup and ship to store: no parcel limit, unless nothing reaches the store (no transfer)
+        max_kg = np.where(ok.any(axis=1), np.inf, 0.0)
     return fixed, per_unit, weights.cost * h1, max_kg
 
 

@@ -10,7 +10,8 @@ would realise it:
 
 with the carrier quote chosen by ``CarrierCatalog.choose`` rules (cheapest service meeting the
 deadline), pickup-in-store and ship-to-store priced like the engine (pickup: free; ship to store: the
-transfer service). ``inf`` marks a content the location cannot ship (ATP short or no carrier).
+transfer service, none from another location without one). ``inf`` marks a content the location cannot
+ship (ATP short or no carrier).
 """
 
 from __future__ import annotations
@@ -140,16 +141,20 @@ def _quotes(
         from dom_core.engine import _pickup_ready  # lazy: the engine imports the strategies
 
         cost, prom, co2 = np.zeros(shape), np.zeros(shape), np.zeros(shape)
-        transfer = ctx.carriers.service(ctx.carriers.transfer_service)
+        ok = np.ones(shape, dtype=bool)
+        transfer = ctx.carriers.transfer()
         for p, i in enumerate(loc_idx):
             loc = ctx.network.locations[i]
             if order.fulfilment is FulfilmentType.PICKUP_IN_STORE or loc.id == order.pickup_location:
                 prom[p] = _pickup_ready(ctx.now, loc.cutoff_hour)
                 continue
+            if transfer is None:  # nothing reaches the store from elsewhere
+                ok[p] = False
+                continue
             for k in range(1, shape[1]):
                 q = transfer.quote(ctx.now, loc.cutoff_hour, float(km[p]), float(kg[k]), int(items[k]))
                 cost[p, k], prom[p, k], co2[p, k] = q.cost, q.promised_at, q.co2_kg
-        return cost, prom, co2, np.ones(shape, dtype=bool)
+        return cost, prom, co2, ok
     grid = quote_grid(ctx.carriers, objective, ctx.now, cut, km, sig[0], sig[1], ctx.deadline)
     return (
         grid.cost[:, inverse], grid.promised_at[:, inverse], grid.co2_kg[:, inverse],

@@ -10,6 +10,7 @@ from typing import ClassVar, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from dom_core.calendar import WorkCalendar
 from dom_core.capacity import CapacityBook
 from dom_core.carriers import CarrierCatalog, Objective
 from dom_core.inventory import InventoryLedger
@@ -51,6 +52,7 @@ class SourcingContext:
     _near: FloatArray | None = field(default=None, repr=False)
     _point: tuple[float, float] | None = field(default=None, repr=False)  # Network.point of the destination
     _dist_some: dict[int, float] = field(default_factory=dict, repr=False)  # position -> km, while no _dist
+    calendar: WorkCalendar | None = field(default=None, repr=False)  # the engine's, when it has one
 
     @property
     def dist(self) -> FloatArray:

@@ -10,10 +10,14 @@ import numpy as np
 from dom_core.carriers import Objective
 from dom_core.strategies.base import Plan, SourcingContext, register, walk
 
+NO_TRANSFER = "no transfer can bring it: the carrier catalogue has no transfer service"
+
 
 def _primary_ships_and_pulls(ctx: SourcingContext, plan: Plan) -> Plan:
-    """Ship everything from the primary (position 0), pulling missing units by transfer from others."""
-    limit = min(ctx.model.cutoff, len(ctx.cand))
+    """Ship everything from the primary (position 0), pulling missing units by transfer from others
+    (none when the carrier catalogue offers no transfers: the primary ships what it holds)."""
+    pulls = ctx.carriers.transfer() is not None
+    limit = min(ctx.model.cutoff, len(ctx.cand)) if pulls else 1
     stock = ctx.stock(range(limit))
     plan.considered = list(range(limit))
     for i, need in enumerate(ctx.line_qty):
@@ -32,7 +36,11 @@ def _primary_ships_and_pulls(ctx: SourcingContext, plan: Plan) -> Plan:
                 plan.take(0, i, moved)
                 stock[j][r] -= moved
                 need -= moved
-    plan.shortfall = f"primary plus transfers from the first {limit} locations lack stock"
+    plan.shortfall = (
+        f"primary plus transfers from the first {limit} locations lack stock"
+        if pulls
+        else f"the primary lacks stock and {NO_TRANSFER}"
+    )
     return plan
 
 
@@ -97,7 +105,9 @@ class ShipFromPrimary:
     def plan(self, ctx: SourcingContext) -> Plan:
         """Primary ships, others transfer to it."""
         plan = _primary_ships_and_pulls(ctx, Plan())
-        plan.why = f"ship_from_primary: {ctx.network.locations[ctx.cand[0]].id} ships, others transfer to it"
+        primary = ctx.network.locations[ctx.cand[0]].id
+        pulls = "others transfer to it" if ctx.carriers.transfer() is not None else "no transfer service"
+        plan.why = f"ship_from_primary: {primary} ships, {pulls}"
         return plan
 
 
@@ -122,5 +132,8 @@ class ShipFromFirstAvailableOrPrimary:
             plan.why = f"first location in priority order with the whole order: {first}"
             return plan
         plan = _primary_ships_and_pulls(ctx, Plan())
-        plan.why = "no location holds the whole order: the primary ships with transfers"
+        pulls = (
+            "with transfers" if ctx.carriers.transfer() is not None else "what it holds (no transfer service)"
+        )
+        plan.why = f"no location holds the whole order: the primary ships {pulls}"
         return plan

@@ -31,7 +31,7 @@ from dom_core.carriers import (
 from dom_core.geo import KM_PER_MILE
 from dom_core.model import FulfilmentType
 from dom_core.network import Network
-from dom_core.quoting import quote_many
+from dom_core.quoting import QuoteArrays, quote_many
 from dom_core.strategies.base import IntpArray, Plan, SourcingContext, register
 
 F = npt.NDArray[np.float64]
@@ -64,6 +64,8 @@ def candidate_scores(
     q = quote_many(
         ctx.carriers, objective, ctx.now, net.cutoff_hours[ctx.cand], ctx.dist, kg, items, ctx.deadline
     )
+    if ctx.calendar is not None:
+        q = _on_calendar(ctx, q)
     score: F = w_cost * (q.cost + handling)
     if w_time:
         score = score + w_time * (q.promised_at - ctx.now) / 24.0
@@ -76,6 +78,20 @@ def candidate_scores(
         return score  # picked up or moved by the store transfer: no parcel service needs to accept it
     result: F = np.where(q.service < 0, np.inf, score)
     return result
+
+
+def _on_calendar(ctx: SourcingContext, q: QuoteArrays) -> QuoteArrays:
+    """Each candidate's quote with its pickup moved past closed days and its promise past holidays."""
+    cal = ctx.calendar
+    assert cal is not None
+    services = ctx.carriers.parcel_services()
+    ship, prom = q.ship_at.copy(), q.promised_at.copy()
+    market = ctx.order.market
+    for j, (loc, s) in enumerate(zip(ctx.cand.tolist(), q.service.tolist(), strict=True)):
+        if s >= 0:
+            weekdays_only = not services[s].works_weekends
+            ship[j], prom[j] = cal.move(loc, market, ship.item(j), prom.item(j), weekdays_only)
+    return QuoteArrays(q.service, q.cost, ship, prom, q.co2_kg)
 
 
 _HANDLING: dict[tuple[int, int], tuple[F, F, IntpArray, F]] = {}  # (lines, id(cand)) -> (.., handling)

@@ -43,7 +43,7 @@ def test_renders_fixture_results(app_env: Path) -> None:
     assert_clean(at)
     assert at.title[0].value == "Which sourcing rules should go live?"
     assert at.sidebar.selectbox(key="results").value == "tiny"
-    answer = next(m.value for m in at.markdown if "Pareto-optimal" in m.value)
+    answer = next(m.value for m in at.markdown if "Best trade-offs" in m.value)
     assert "split_shipments" in answer or "cheapest" in answer or "distance" in answer
     assert sorted(m.label for m in at.metric) == sorted([
         "Cost per order", "Delivery time", "On-time rate", "CO2e per order", "Split rate", "Fill rate",
@@ -93,10 +93,10 @@ def test_kpi_cards_follow_the_inspected_strategy(app_env: Path) -> None:
 
 
 def test_levels_view_shows_means_with_cis(app_env: Path, tiny_experiment: Any) -> None:
-    at = run_app(**{"tiny:bars": "KPI levels"})
+    at = run_app(**{"tiny:bars": "Averages"})
     assert_clean(at)
     (levels,) = specs(at)
-    assert title(levels).startswith("KPI means per strategy")
+    assert title(levels).startswith("Average per strategy")
     cost = levels["data"][0]
     assert cost["x"] == ["split_shipments", "cheapest", "distance"]
     cmp = tiny_experiment.comparison
@@ -109,11 +109,11 @@ def test_pareto_objectives_change_the_front(app_env: Path) -> None:
     at = run_app(view="Trade-offs")
     three = specs(at)[0]
     names = [t["name"] for t in three["data"]]
-    assert "Pareto-optimal" in names
+    assert "best trade-off" in names
     at.multiselect(key="tiny:objectives").set_value(["cost_per_order"]).run()
     assert_clean(at)
     one = specs(at)[0]
-    optimal = next(t for t in one["data"] if t["name"] == "Pareto-optimal")
+    optimal = next(t for t in one["data"] if t["name"] == "best trade-off")
     assert len(optimal["text"]) == 1  # a single objective has a single best strategy
     assert one != three
 
@@ -138,7 +138,7 @@ def test_map_per_strategy(app_env: Path) -> None:
     second = specs(at)[0]
     assert title(second).startswith("cheapest")
     kinds = {t["name"] for t in second["data"]}
-    assert {"dc", "store", "customer places"} <= kinds
+    assert {"DCs", "Stores", "where customers live"} <= kinds
     assert first["data"] != second["data"]
 
 

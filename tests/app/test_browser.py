@@ -76,7 +76,7 @@ def test_page_renders_and_reacts_to_the_baseline(dashboard_url: str) -> None:
             page.wait_for_selector(CHART, timeout=60_000)
             chart_title = page.locator('[data-testid="stPlotlyChart"] .gtitle').first
             expect(chart_title).to_contain_text("Difference vs baseline split_shipments")
-            expect(page.get_by_text("Pareto-optimal on cost, delivery time and CO2e")).to_be_visible()
+            expect(page.get_by_text("Best trade-offs on cost, delivery time and CO2e")).to_be_visible()
             assert page.locator('[data-testid="stMetric"]').count() == 7
 
             # choose another baseline with the keyboard: the differences are recomputed against it

@@ -54,7 +54,7 @@ def test_front_names_who_dominates() -> None:
     assert dom == {"a": "b", "b": "", "c": "", "d": "a, b, c"}
     assert front(cmp, ["delivery_days_mean"]).optimal == ["c"]
     assert "cost_per_order" in front(cmp, ["delivery_days_mean"]).frame.columns  # kept for the chart
-    assert front_table(fr)["Pareto-optimal"].to_list() == ["no", "yes", "yes", "no"]
+    assert front_table(fr)["Best trade-off"].to_list() == ["no", "yes", "yes", "no"]
 
 
 # ------------------------------------------------------------------------------------------ KPIs
@@ -102,7 +102,7 @@ def test_cards_colour_deltas_by_direction_and_significance() -> None:
     ])
     cost, fill = kpi_cards(cmp, "b")
     assert (cost.delta, cost.delta_color) == ("-1.00 ± 0.30", "inverse")  # lower cost shows green
-    assert fill.delta_color == "off" and "not significant" in fill.help
+    assert fill.delta_color == "off" and "could be chance" in fill.help
 
 
 def test_table_and_markdown(tiny_experiment: ExperimentResult) -> None:
@@ -214,7 +214,7 @@ def test_flows_cover_the_runs_units(session_results: Path) -> None:
     totals = shares.group_by("strategy").agg(pl.col("share").sum())["share"].to_list()
     assert totals == pytest.approx([1.0] * 3)
     fig = charts.network_map(vol, flows, geo.customer_places(world), "t")
-    assert {t.name for t in fig.data} >= {"dc", "store", "customer places"}
+    assert {t.name for t in fig.data} >= {"DCs", "Stores", "where customers live", "land", "country borders"}
 
 
 # ------------------------------------------------------------------------------------------ runs

@@ -216,7 +216,7 @@ def test_no_rehearsal_tells_how_to_run_one(monkeypatch: pytest.MonkeyPatch, tmp_
     assert not at.exception and not at.error
     (info,) = at.info
     assert "No rollout rehearsals" in info.value and "`dom rehearse scenarios/rollout.yaml`" in info.value
-    assert at.sidebar.radio(key="page").options == ["Simulation results", "Shadow", "Rollout"]
+    assert at.sidebar.radio(key="page").options == ["Simulation results", "Shadow", "Rollout", "Sweep"]
 
 
 # ------------------------------------------------------------------------------------------ the module
@@ -253,6 +253,7 @@ def test_timeline_in_calendar_dates(tmp_path: Path) -> None:
     manifest = {"seed": 1, "scenario": {"name": "x", "start_date": "2027-03-01"}}
     assert rollout.start_date(manifest) == date(2027, 3, 1)
     assert rollout.start_date({"scenario_spec": {"start_date": "2027-03-01"}}) == date(2027, 3, 1)
+    assert rollout.start_date({"scenario": {"calendar": {"start_date": "2027-03-01"}}}) == date(2027, 3, 1)
     assert rollout.start_date({"scenario": "x"}) is None
     assert rollout.start_date({"scenario": {"start_date": "soon"}}) is None
     (bars,) = rollout.timeline(tables()["stages"], date(2027, 3, 1)).to_dict()["data"]

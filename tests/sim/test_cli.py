@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import jsonschema
@@ -110,3 +111,64 @@ def test_schema_export_is_valid_json_schema_of_the_scenario(cli: CliRunner, tmp_
     wrong["demand"]["colour"] = "red"
     wrong["horizon_days"] = "four"
     assert len(list(validator.iter_errors(wrong))) == 2
+
+
+# Every numeric option is checked before any work starts: exit code 2 and an error naming the option and
+# its range, at once (``--replications 0`` used to fall back to the scenario's replications and run them
+# all without a word when the output was not a terminal).
+BAD_NUMBERS = [
+    (["simulate", "--replications", "0"], "--replications: must be at least 1, got 0"),
+    (["simulate", "--replications", "-2"], "--replications: must be at least 1, got -2"),
+    (["simulate", "--workers", "0"], "--workers: must be at least 1, got 0"),
+    (["simulate", "--demand-factor", "0"], "--demand-factor: must be greater than 0, got 0"),
+    (["simulate", "--demand-factor", "nan"], "--demand-factor: must be a finite number greater than 0"),
+    (["simulate", "--capacity-factor", "-0.5"], "--capacity-factor: must be greater than 0, got -0.5"),
+    (["simulate", "--capacity-factor", "inf"], "--capacity-factor: must be a finite number greater than 0"),
+    (["simulate", "--max-shipments", "0"], "--max-shipments: must be at least 1, got 0"),
+    (["simulate", "--safety-stock", "-1"], "--safety-stock: must be at least 0, got -1"),
+    (["simulate", "--store-participation", "1.5"], "--store-participation: must be from 0 to 1, got 1.5"),
+    (["simulate", "--store-participation", "-0.1"], "--store-participation: must be from 0 to 1, got -0.1"),
+    (["compare", "--orders", "0"], "--orders: must be at least 1, got 0"),
+    (["explain", "--order", "-1"], "--order: must be at least 0, got -1"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_NUMBERS, ids=[" ".join(a[1:]) for a, _ in BAD_NUMBERS])
+def test_numeric_options_out_of_range_fail_at_once_naming_option_and_range(
+    cli: CliRunner, tmp_path: Path, args: list[str], message: str
+) -> None:
+    out = tmp_path / "never"
+    command, *options = args
+    extra = ["--out", str(out)] if command == "simulate" else []
+    started = time.perf_counter()
+    result = cli.invoke(app, [command, str(TINY), *options, *extra])
+    assert time.perf_counter() - started < 5.0  # checked before the scenario is even loaded
+    assert result.exit_code == 2, result.output
+    assert f"error {message}" in flat(result.stderr)
+    assert not out.exists()
+
+
+def test_explain_names_the_orders_the_stream_holds(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["explain", str(TINY), "--order", "100000"])
+    assert result.exit_code == 2
+    assert "--order: must be from 0 to " in flat(result.stderr)
+
+
+def test_simulate_writes_its_plan_and_a_line_per_run_when_not_on_a_terminal(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    args = ["simulate", str(TINY), "--replications", "2", "--workers", "1", "--out", str(tmp_path / "r")]
+    result = cli.invoke(app, args)  # CliRunner's stderr is not a terminal: plain lines, no progress bar
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert lines[0] == (
+        "simulating tiny: 2 strategies (split_shipments, cheapest) x 2 replications = 4 runs on 1 worker; "
+        "about 1,200 orders per run, 4,800 in all"
+    )
+    runs = [(s, r) for r in (0, 1) for s in ("split_shipments", "cheapest")]
+    assert len(lines) == 1 + len(runs)
+    for n, (line, (strategy, rep)) in enumerate(zip(lines[1:], runs, strict=True), start=1):
+        assert line.startswith(f"simulating tiny: {strategy} replication {rep} done in "), line
+        assert f"({n}/4 runs, " in line
+    assert "s left)" in lines[1] and lines[-1].endswith("s elapsed)")
+    assert "━" not in result.stderr  # no bar

@@ -4,6 +4,7 @@ columns the dashboard's Rollout view reads."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import polars as pl
@@ -71,6 +72,11 @@ def test_rehearse_prints_verdicts_and_writes_the_four_tables(tmp_path: Path) -> 
     assert "verdicts per stage" in text and "fr-web" in text and "all-web" in text
     assert "6 runs" in text and f"results in {out}" in text
     assert "rollout_tiny: baseline replication 1 done" in result.stderr  # plain progress off a terminal
+    plan, *done = result.stderr.splitlines()
+    assert plan.startswith(
+        "rehearsing rollout_tiny: 3 plans (big_bang, staged, baseline) x 2 replications = 6 runs on 1 worker;"
+    )
+    assert len(done) == 6 and "(6/6 runs, " in done[-1]
     tables = {name: pl.read_parquet(out / f"{name}.parquet") for name in CONTRACT}
     for name, schema in CONTRACT.items():
         assert dict(tables[name].schema) == schema, name
@@ -105,3 +111,12 @@ def test_rehearse_needs_a_rollout_section(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["rehearse", str(TINY), "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "has no rollout section" in " ".join(result.stderr.split())
+
+
+def test_rehearse_checks_its_numbers_before_any_work(tmp_path: Path) -> None:
+    for option, value in (("--replications", "0"), ("--workers", "0"), ("--workers", "-1")):
+        started = time.perf_counter()
+        result = CliRunner().invoke(app, ["rehearse", str(ROLLOUT), option, value, "--out", str(tmp_path)])
+        assert time.perf_counter() - started < 5.0
+        assert result.exit_code == 2
+        assert f"error {option}: must be at least 1, got {value}" in " ".join(result.stderr.split())

@@ -17,7 +17,9 @@ import pytest
 from polars.testing import assert_frame_equal
 from scipy import stats
 
+from dom_core.errors import DomError
 from sim import runner
+from sim.engines import Knobs
 from sim.metrics import KPI_NAMES
 from sim.runner import ExperimentResult, run_experiment
 from sim.scenario import Scenario
@@ -225,3 +227,34 @@ def test_a_lone_strategy_runs_replication_by_replication(experiment_scenario: Sc
     lone = variant(experiment_scenario, experiment__strategies=["distance"], experiment__baseline="distance")
     (run,) = lone.experiment.runs()
     assert runner.batches([run], 4, 2) == [(rep, [run]) for rep in range(4)]
+
+
+def test_an_experiment_without_runs_is_refused_before_any_work(experiment_scenario: Scenario) -> None:
+    """A scenario copied with model_copy(update=...) is not validated again: the runner checks its numbers
+    (0 replications once ended in a polars ColumnNotFoundError after the empty run loop)."""
+    exp = experiment_scenario.experiment
+    for update, workers, message in (
+        ({"replications": 0}, None, "experiment.replications: must be at least 1, got 0"),
+        ({"replications": -1}, 2, "experiment.replications: must be at least 1, got -1"),
+        ({}, 0, "workers: must be at least 1, got 0"),
+        ({"workers": 0}, None, "experiment.workers: must be at least 1, got 0"),
+        ({"strategies": []}, None, "experiment.strategies: needs at least one strategy"),
+    ):
+        scenario = experiment_scenario.model_copy(update={"experiment": exp.model_copy(update=update)})
+        with pytest.raises(DomError) as caught:
+            run_experiment(scenario, workers=workers, on_done=lambda *_: pytest.fail("a run started"))
+        assert str(caught.value) == message
+
+
+def test_knobs_out_of_range_are_refused_naming_the_knob() -> None:
+    Knobs(1e-3, 1e-3, 1, 0, 0.0)  # the ends of the ranges are allowed
+    Knobs(store_participation=1.0)
+    for knob, value, allowed in (
+        ("demand_factor", 0.0, "greater than 0"),
+        ("capacity_factor", math.nan, "a finite number greater than 0"),
+        ("max_shipments", 0, "at least 1"),
+        ("safety_stock", -1, "at least 0"),
+        ("store_participation", 1.01, "from 0 to 1"),
+    ):
+        with pytest.raises(DomError, match=f"^{knob}: must be {allowed}, got "):
+            Knobs(**{knob: value})
