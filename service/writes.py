@@ -7,10 +7,12 @@ failure, a deadlock, a busy SQLite file) are run again, never shown to the clien
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -55,6 +57,17 @@ class ApiError(Exception):
         return {"detail": [{"loc": loc, "msg": self.problem, "type": self.kind}]}
 
 
+_REMEMBER = idempotency.insert()
+_SQLITE_TURN = threading.Lock()
+
+
+def _turn(db: Database) -> contextlib.AbstractContextManager[object]:
+    """SQLite takes one writer at a time: this process's threads queue here in order rather than sleep
+    and poll for the file's lock (a p99 of ~350 ms under 8 clients). Correctness does not rest on it:
+    BEGIN IMMEDIATE serialises writers across processes too."""
+    return _SQLITE_TURN if db.dialect == "sqlite" else contextlib.nullcontext()
+
+
 def request_hash(scope: str, payload: Any) -> str:
     """A digest of what a write asks for (its route and canonical JSON body)."""
     text = json.dumps([scope, payload], sort_keys=True, separators=(",", ":"), default=str)
@@ -88,18 +101,11 @@ def run_write(db: Database, key: str | None, scope: str, payload: Any, work: Wor
             return stored
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            with db.write.begin() as conn:
+            with _turn(db), db.write.begin() as conn:
                 status, response = work(conn)
                 if key is not None:
-                    conn.execute(
-                        idempotency.insert().values(
-                            key=key,
-                            request_hash=digest,
-                            status_code=status,
-                            response=response,
-                            created_at=now(),
-                        )
-                    )
+                    row = {"key": key, "request_hash": digest, "status_code": status, "response": response}
+                    conn.execute(_REMEMBER, {**row, "created_at": now()})
             return Written(status, response)
         except IntegrityError:
             if key is not None and (stored := _stored(db, key, digest)) is not None:

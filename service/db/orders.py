@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from service.db.tables import orders
+
+_INSERT = orders.insert()
+_EXISTS = select(orders.c.id).where(orders.c.id == bindparam("order_id"))
 
 
 def insert(conn: Connection, row: dict[str, Any]) -> None:
     """Store a placed order."""
-    conn.execute(orders.insert().values(**row))
+    conn.execute(_INSERT, row)
 
 
 def get(conn: Connection, order_id: str, lock: bool = False) -> dict[str, Any] | None:
@@ -24,7 +27,7 @@ def get(conn: Connection, order_id: str, lock: bool = False) -> dict[str, Any] |
 
 def exists(conn: Connection, order_id: str) -> bool:
     """Whether an order with this id was placed."""
-    return conn.execute(select(orders.c.id).where(orders.c.id == order_id)).first() is not None
+    return conn.execute(_EXISTS, {"order_id": order_id}).first() is not None
 
 
 def set_status(conn: Connection, order_id: str, expected: str, status: str, held: list[Any]) -> bool:

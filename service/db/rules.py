@@ -23,11 +23,12 @@ def set_meta(conn: Connection, key: str, value: str) -> None:
         conn.execute(meta.update().where(meta.c.key == key).values(value=value))
 
 
+_STATE = select(rules_state.c.live_version, rules_state.c.candidate_version).where(rules_state.c.id == 1)
+
+
 def state(conn: Connection) -> tuple[int, int | None] | None:
     """(live version, candidate version) or None before any rules were stored."""
-    row = conn.execute(
-        select(rules_state.c.live_version, rules_state.c.candidate_version).where(rules_state.c.id == 1)
-    ).first()
+    row = conn.execute(_STATE).first()
     return None if row is None else (int(row[0]), row[1])
 
 

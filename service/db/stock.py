@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dom_core.inventory import MovementKind
@@ -20,12 +20,25 @@ from service.db.tables import movements, stock
 Cell = tuple[str, str, int]  # (location, sku, qty)
 
 
+_s = stock.c
+# the statements every order runs, built once (building one costs more than running it)
+_SNAPSHOT = select(_s.location, _s.sku, _s.on_hand, _s.reserved, _s.safety).where(
+    _s.sku.in_(bindparam("skus", expanding=True))
+)
+_RESERVE = (
+    stock.update()
+    .where(
+        _s.location == bindparam("b_loc"),
+        _s.sku == bindparam("b_sku"),
+        _s.on_hand - _s.reserved - _s.safety >= bindparam("b_qty"),
+    )
+    .values(reserved=_s.reserved + bindparam("b_qty"))
+)
+
+
 def snapshot(conn: Connection, skus: Sequence[str]) -> list[tuple[str, str, int, int, int]]:
     """(location, sku, on hand, reserved, safety) of every stocked location of these SKUs."""
-    s = stock.c
-    rows = conn.execute(
-        select(s.location, s.sku, s.on_hand, s.reserved, s.safety).where(s.sku.in_(sorted(set(skus))))
-    )
+    rows = conn.execute(_SNAPSHOT, {"skus": sorted(set(skus))})
     return [(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]
 
 
@@ -46,14 +59,8 @@ def merged(cells: Iterable[Cell]) -> list[Cell]:
 
 def reserve(conn: Connection, cells: Sequence[Cell]) -> None:
     """Reserve each cell's units where ATP still covers them; LostRace (roll back) where it does not."""
-    s = stock.c
-    atp = s.on_hand - s.reserved - s.safety
     for loc, sku, qty in merged(cells):
-        done = conn.execute(
-            stock.update()
-            .where(s.location == loc, s.sku == sku, atp >= qty)
-            .values(reserved=s.reserved + qty)
-        )
+        done = conn.execute(_RESERVE, {"b_loc": loc, "b_sku": sku, "b_qty": qty})
         if done.rowcount != 1:
             raise LostRace(f"{loc}/{sku}")
 
