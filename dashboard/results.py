@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,37 @@ def stamp(folder: Path) -> int:
         return (folder / "manifest.json").stat().st_mtime_ns
     except OSError:
         return 0
+
+
+def cast_columns(
+    frame: pl.DataFrame, schema: Mapping[str, pl.DataType], table: str, error: type[Exception]
+) -> pl.DataFrame:
+    """``frame`` with the columns of ``schema`` in their types; ``error`` names the missing or
+    uncastable column of ``{table}.parquet``."""
+    missing = [c for c in schema if c not in frame.columns]
+    if missing:
+        raise error(f"{table}.parquet lacks the columns {', '.join(missing)}")
+    out = {}
+    for col, dtype in schema.items():
+        try:
+            out[col] = frame[col].cast(dtype)
+        except Exception:
+            problem = f"column {col} is {frame[col].dtype}, expected {dtype}"
+            raise error(f"{table}.parquet: {problem}") from None
+    return frame.with_columns(**out)
+
+
+def read_manifest(folder: Path, tables: Iterable[str], error: type[Exception], unfinished: str) -> Any:
+    """The parsed ``manifest.json`` of a folder that must also hold ``{table}.parquet`` for each table;
+    ``error`` says which file is missing (then ``unfinished``) or unreadable."""
+    files = ["manifest.json", *(f"{n}.parquet" for n in tables)]
+    missing = [f for f in files if not (folder / f).is_file()]
+    if missing:
+        raise error(f"{folder} lacks {', '.join(missing)}: {unfinished}")
+    try:
+        return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise error(f"{folder / 'manifest.json'} cannot be read ({exc})") from None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ module finds, reads and checks those folders, and turns them into plain-language
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -18,6 +17,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from dashboard.kpis import BY_NAME, KpiView
+from dashboard.results import cast_columns, read_manifest
 
 HINT = "`dom rehearse scenarios/rollout.yaml`"
 TEXT, INT, NUM, FLAG = pl.String(), pl.Int64(), pl.Float64(), pl.Boolean()
@@ -84,31 +84,13 @@ def stamp(folder: Path) -> int:
 
 def validate(frame: pl.DataFrame, name: str) -> pl.DataFrame:
     """The table ``name`` with the contract's columns in their types; RolloutError names what is wrong."""
-    schema = SCHEMAS[name]
-    missing = [c for c in schema if c not in frame.columns]
-    if missing:
-        raise RolloutError(f"{name}.parquet lacks the columns {', '.join(missing)}")
-    out = {}
-    for col, dtype in schema.items():
-        try:
-            out[col] = frame[col].cast(dtype)
-        except Exception:
-            problem = f"column {col} is {frame[col].dtype}, expected {dtype}"
-            raise RolloutError(f"{name}.parquet: {problem}") from None
-    return frame.with_columns(**out)
+    return cast_columns(frame, SCHEMAS[name], name, RolloutError)
 
 
 def load(folder: Path) -> Rehearsal:
     """Read and check the manifest and the four tables of a rehearsal folder."""
-    files = ["manifest.json", *(f"{n}.parquet" for n in SCHEMAS)]
-    missing = [f for f in files if not (folder / f).is_file()]
-    if missing:
-        raise RolloutError(f"{folder} lacks {', '.join(missing)}: the rehearsal did not finish writing "
-                           f"its results (run {HINT} again)")
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RolloutError(f"{folder / 'manifest.json'} cannot be read ({exc})") from None
+    unfinished = f"the rehearsal did not finish writing its results (run {HINT} again)"
+    manifest = read_manifest(folder, SCHEMAS, RolloutError, unfinished)
     tables = []
     for name in SCHEMAS:
         try:

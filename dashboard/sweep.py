@@ -9,7 +9,6 @@ and figures: the Pareto front, a parallel-coordinates chart of knobs to KPIs and
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from dashboard.kpis import BY_NAME, HEADLINE, OBJECTIVES, KpiView
+from dashboard.results import cast_columns, read_manifest
 
 HINT = "`dom sweep scenarios/default.yaml --space scenarios/sweeps/sweep_space.yaml`"
 BASELINE = 0
@@ -85,30 +85,14 @@ def name(folder: Path, root: Path) -> str:
 def validate(frame: pl.DataFrame, table: str, knobs: list[str]) -> pl.DataFrame:
     """The table with the contract's columns (and the knobs, as numbers) in their types."""
     schema = SCHEMAS[table] | (dict.fromkeys(knobs, NUM) if table != "sensitivity" else {})
-    missing = [c for c in schema if c not in frame.columns]
-    if missing:
-        raise SweepError(f"{table}.parquet lacks the columns {', '.join(missing)}")
-    out = {}
-    for col, dtype in schema.items():
-        try:
-            out[col] = frame[col].cast(dtype)
-        except Exception:
-            problem = f"column {col} is {frame[col].dtype}, expected {dtype}"
-            raise SweepError(f"{table}.parquet: {problem}") from None
-    return frame.with_columns(**out)
+    return cast_columns(frame, schema, table, SweepError)
 
 
 def load(folder: Path) -> Sweep:
     """Read and check the manifest and the tables of a sweep folder."""
-    files = ["manifest.json", *(f"{n}.parquet" for n in SCHEMAS)]
-    missing = [f for f in files if not (folder / f).is_file()]
-    if missing:
-        raise SweepError(f"{folder} lacks {', '.join(missing)}: the sweep did not finish writing its results "
-                         f"(run the same dom sweep command again: it resumes)")
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise SweepError(f"{folder / 'manifest.json'} cannot be read ({exc})") from None
+    unfinished = ("the sweep did not finish writing its results "
+                  "(run the same dom sweep command again: it resumes)")
+    manifest = read_manifest(folder, SCHEMAS, SweepError, unfinished)
     if not isinstance(manifest, dict) or manifest.get("kind") != "sweep" or not isinstance(
             manifest.get("knobs"), list):
         raise SweepError(f"{folder / 'manifest.json'} is not a sweep manifest (no kind: sweep and knobs)")

@@ -19,22 +19,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from operator import itemgetter
 
-from dom_core.carriers import CarrierCatalog, CarrierService, Objective
+from dom_core.carriers import CarrierCatalog, CarrierService, Figures, Objective, select_quote
 from dom_core.model import HOURS_PER_DAY
 
 Hours = tuple[float, float]  # (opening hour, closing hour) of one weekday; (0, 0): closed all day
-Figures = tuple[str, float, float, float, float]  # (service, cost, ship_at, promised_at, co2_kg)
 MAX_SHIFT_DAYS = 366  # a location closed for longer than this is treated as reopening then
-
-# selection among quotes, as CarrierCatalog.choose: (cost, promise, name), (promise, cost, name),
-# (CO2e, cost, name)
-_KEY = {
-    Objective.CHEAPEST: itemgetter(1, 3, 0),
-    Objective.FASTEST: itemgetter(3, 1, 0),
-    Objective.GREENEST: itemgetter(4, 1, 0),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +120,7 @@ class WorkCalendar:
     ) -> Figures:
         """``service.figures`` with the pickup moved past closed days and the promise past holidays."""
         name, cost, ship_at, promised, co2 = service.figures(now, location_cutoff_hour, km, kg, items)
-        shipped = self.dispatch(loc, ship_at, not service.works_weekends)
-        promised = self.arrival(market, shipped, promised + (shipped - ship_at))
+        shipped, promised = self.move(loc, market, ship_at, promised, not service.works_weekends)
         return name, cost, shipped, promised, co2
 
     def choose(
@@ -153,15 +142,7 @@ class WorkCalendar:
             for s in catalog.parcel_services()
             if s.serves(km, kg)
         ]
-        if not quotes:
-            return None
-        if deadline is not None:
-            meeting = [q for q in quotes if q[3] <= deadline]
-            if meeting:
-                quotes = meeting
-            else:  # nobody meets the promise: the fastest comes closest
-                objective = Objective.FASTEST
-        return min(quotes, key=_KEY[objective])
+        return select_quote(quotes, objective, deadline)
 
     def move(
         self, loc: int, market: str, ship_at: float, promised_at: float, weekdays_only: bool

@@ -25,6 +25,7 @@ from dom_core.errors import DomError
 from dom_core.geo import KM_PER_MILE
 from dom_core.model import HOURS_PER_DAY
 
+Figures = tuple[str, float, float, float, float]  # a quote: service, cost, ship_at, promised_at, co2_kg
 ROAD_CIRCUITY = 1.25  # road km per great-circle km, a common planning factor for European road networks
 
 
@@ -303,13 +304,13 @@ class CarrierCatalog:
         kg: float,
         items: int,
         deadline: float | None = None,
-    ) -> tuple[str, float, float, float, float] | None:
+    ) -> Figures | None:
         """``choose``'s quote as its fields (service, cost, ship_at, promised_at, co2_kg), or None."""
         day = math.floor(now / HOURS_PER_DAY)
         hour = now - day * HOURS_PER_DAY
         past_cutoff = hour >= location_cutoff_hour  # hour >= min(cutoff, pickup): past either
         tonnes = kg / 1000.0
-        quotes = []
+        quotes: list[Figures] = []
         for (
             name,
             max_km,
@@ -341,24 +342,30 @@ class CarrierCatalog:
                 cost = service.rate_card.price(km, kg, items)
             co2 = co2_tkm * tonnes * km * ROAD_CIRCUITY + last_mile
             quotes.append((name, cost, ship_at, promised, co2))
-        if not quotes:
-            return None
-        if deadline is not None:
-            meeting = [q for q in quotes if q[3] <= deadline]
-            if meeting:
-                quotes = meeting
-            else:  # nobody meets the promise: the fastest comes closest
-                objective = Objective.FASTEST
-        return quotes[0] if len(quotes) == 1 else min(quotes, key=_SELECTION_KEY[objective])
+        return select_quote(quotes, objective, deadline)
 
 
-# Selection keys of CarrierCatalog.choose on quote field tuples: (cost, promised_at, service) for
-# cheapest, (promised_at, cost, service) for fastest, (co2_kg, cost, service) for greenest.
+# Selection keys of select_quote on quote field tuples: (cost, promised_at, service) for cheapest,
+# (promised_at, cost, service) for fastest, (co2_kg, cost, service) for greenest.
 _SELECTION_KEY = {
     Objective.CHEAPEST: itemgetter(1, 3, 0),
     Objective.FASTEST: itemgetter(3, 1, 0),
     Objective.GREENEST: itemgetter(4, 1, 0),
 }
+
+
+def select_quote(quotes: list[Figures], objective: Objective, deadline: float | None) -> Figures | None:
+    """The best of the quotes (as ``Figures``) by ``objective``, None when there are none; with a
+    deadline, only the quotes meeting it, or the fastest when none does (it comes closest)."""
+    if not quotes:
+        return None
+    if deadline is not None:
+        meeting = [q for q in quotes if q[3] <= deadline]
+        if meeting:
+            quotes = meeting
+        else:  # nobody meets the promise: the fastest comes closest
+            objective = Objective.FASTEST
+    return quotes[0] if len(quotes) == 1 else min(quotes, key=_SELECTION_KEY[objective])
 
 
 # Zone limits in km (great-circle), loosely the USPS zone distances (zone 1-2 up to 150 miles, ...).

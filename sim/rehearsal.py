@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-import queue
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -23,6 +22,7 @@ from sim.environment import gc_paused
 from sim.model import Simulation
 from sim.options import COUNT
 from sim.rollout import BIG_BANG, STAGED, plan, stages
+from sim.runner import collect_done
 from sim.scenario import AS_CONFIGURED, Scenario, StrategyRun
 from sim.shared import SharedDemand, shared_demand
 from sim.world import World, build_world
@@ -278,14 +278,5 @@ def run_rehearsal(
         n_workers, mp_context=context, initializer=_start_worker, initargs=(done,)
     ) as pool:
         futures = [pool.submit(_worker, spec, names, rep) for rep, names in tasks(replications, n_workers)]
-        while len(results) < total:
-            try:
-                results.append(done.get(timeout=0.5))
-            except queue.Empty:  # no run finished: has a task failed (or a worker died)?
-                for fut in futures:
-                    if fut.done() and fut.exception() is not None:
-                        fut.result()  # raises it here
-                continue
-            if on_done:
-                on_done(results[-1], len(results), total)
+        collect_done(done, futures, results, total, on_done)
     return results

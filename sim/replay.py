@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import queue
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,7 +24,15 @@ import polars as pl
 from sim.history import CheckedHistory, check_history
 from sim.model import Knobs
 from sim.replay_orders import ReplayOrders, history_demand_rate, replay_demand, replay_orders
-from sim.runner import MAX_SHARED_ORDERS, ExperimentResult, RunResult, batches, compare, run_one
+from sim.runner import (
+    MAX_SHARED_ORDERS,
+    ExperimentResult,
+    RunResult,
+    batches,
+    collect_done,
+    compare,
+    run_one,
+)
 from sim.scenario import Scenario, StrategyRun
 from sim.workdays import build_calendar
 from sim.world import World, build_world
@@ -146,16 +153,7 @@ def _in_pool(
                 pool.submit(_worker_runs, *args, [run.model_dump_json() for run in chunk], rep)
                 for rep, chunk in batches(runs, scenario.experiment.replications, n_workers)
             ]
-            while len(results) < n_tasks:
-                try:
-                    results.append(done.get(timeout=0.5))
-                except queue.Empty:  # no run finished: has a task failed (or a worker died)?
-                    for fut in futures:
-                        if fut.done() and fut.exception() is not None:
-                            fut.result()  # raises it here
-                    continue
-                if on_done:
-                    on_done(results[-1], len(results), n_tasks)
+            collect_done(done, futures, results, n_tasks, on_done)
 
 
 _WORKER: tuple[str, World, ReplayOrders] | None = None  # (scenario JSON, its world, the orders) per process

@@ -12,11 +12,11 @@ import multiprocessing
 import os
 import queue
 import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -117,6 +117,7 @@ def _expected_effort(run: StrategyRun) -> int:
     return 2 if "objective" in module else 1
 
 
+R = TypeVar("R")  # a finished run as a worker sends it back (collect_done)
 MAX_SHARED_ORDERS = 400_000  # expected orders per replication above which runs build their own
 
 
@@ -151,6 +152,28 @@ class DemandCache:
 _WORLD: World | None = None
 _DEMAND: DemandCache | None = None
 _DONE: Any = None  # a worker's queue to the parent: each finished run goes back on it
+
+
+def collect_done(
+    done: Any,
+    futures: Sequence[Future[Any]],
+    results: list[R],
+    total: int,
+    on_done: Callable[[R, int, int], None] | None,
+) -> None:
+    """Append the results the workers put on the ``done`` queue to ``results`` until it holds ``total``,
+    calling ``on_done(result, len(results), total)`` after each; while none arrives, raise the exception
+    of a failed task (or of a dead worker) here."""
+    while len(results) < total:
+        try:
+            results.append(done.get(timeout=0.5))
+        except queue.Empty:  # no run finished: has a task failed (or a worker died)?
+            for fut in futures:
+                if fut.done() and fut.exception() is not None:
+                    fut.result()  # raises it here
+            continue
+        if on_done:
+            on_done(results[-1], len(results), total)
 
 
 def _start_worker(done: Any) -> None:
@@ -285,16 +308,7 @@ def run_experiment(
                 pool.submit(_worker_runs, args[0], [run.model_dump_json() for run in chunk], rep, args[1])
                 for rep, chunk in batches(runs, len(reps), n_workers)
             ]
-            while len(results) < len(tasks):
-                try:
-                    results.append(done.get(timeout=0.5))
-                except queue.Empty:  # no run finished: has a task failed (or a worker died)?
-                    for fut in futures:
-                        if fut.done() and fut.exception() is not None:
-                            fut.result()  # raises it here
-                    continue
-                if on_done:
-                    on_done(results[-1], len(results), len(tasks))
+            collect_done(done, futures, results, len(tasks), on_done)
     if scenario.experiment.bound:
         _divide_by_bounds(scenario, knobs, results)
     order = {(r.name, rep): i for i, (r, rep) in enumerate(tasks)}
