@@ -82,7 +82,7 @@ def build_rule_set(document: Any, strategy: StrategySpec = None, version: int = 
         scenario: Scenario = parse_spec(Scenario, document, "document")
         world = _built(lambda: build_world(scenario), "document")
         network, carriers, initial = world.network, world.carriers, world.initial
-        returns = ReturnsEngine.from_spec(network, scenario.returns.policy)
+        returns = ReturnsEngine.from_spec(network, scenario.returns.policy, scenario.returns.terms.build())
         demand_rate = world.demand_rate
     override = None if strategy is None else build_strategy(strategy, "strategy")
     engine = SourcingEngine(network, carriers, strategy=override)

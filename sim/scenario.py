@@ -20,6 +20,7 @@ from sim.demand_spec import (  # noqa: F401  (re-exported: the demand section's 
     Promotion,
     SegmentDemand,
 )
+from sim.returns_spec import ReturnTermsSpec, known_return_policy
 from sim.rollout_spec import RolloutSpec, field_error, rollout_problem
 
 
@@ -112,7 +113,7 @@ class ReplenishmentSpec(_Spec):
 
 
 class ReturnsSpec(_Spec):
-    """Return rates, delays, condition grades and the return-location policy."""
+    """Return rates, delays, condition grades, the return-location policy and the return terms."""
 
     rate_by_category: dict[str, float] = Field(
         default_factory=lambda: {
@@ -126,7 +127,15 @@ class ReturnsSpec(_Spec):
     default_rate: float = Field(default=0.1, ge=0, le=1)
     delay_days: Triangular = Field(default_factory=lambda: Triangular(min=2, mode=6, max=25))
     grades: dict[str, float] = Field(default_factory=lambda: {"A": 0.6, "B": 0.25, "C": 0.1, "D": 0.05})
-    policy: str = "nearest"
+    policy: str | dict[str, Any] = Field(
+        default="nearest", description="return-location policy: a name or {kind: name, **parameters}"
+    )
+    terms: ReturnTermsSpec = Field(default_factory=ReturnTermsSpec)
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, value: str | dict[str, Any]) -> str | dict[str, Any]:
+        return known_return_policy(value)
 
 
 AS_CONFIGURED = "as_configured"  # no override: every inventory model keeps its own strategy

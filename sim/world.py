@@ -77,12 +77,13 @@ class World:
     _returns_engine: ReturnsEngine | None = field(default=None, repr=False, compare=False)
 
     def returns_engine(self, network: Network) -> ReturnsEngine:
-        """The returns engine of the scenario's policy for ``network``. The world's own network's is built
-        once and shared by every run on it, so its nearest-location index is filled in once."""
+        """The returns engine of the scenario's policy and terms for ``network``. The world's own network's is
+        built once and shared by every run on it, so its nearest-location index is filled in once."""
+        returns = self.scenario.returns
         if network is not self.network:  # a run's copy with knobs applied
-            return ReturnsEngine.from_spec(network, self.scenario.returns.policy)
+            return ReturnsEngine.from_spec(network, returns.policy, returns.terms.build())
         if self._returns_engine is None:
-            self._returns_engine = ReturnsEngine.from_spec(network, self.scenario.returns.policy)
+            self._returns_engine = ReturnsEngine.from_spec(network, returns.policy, returns.terms.build())
         return self._returns_engine
 
 
