@@ -5,7 +5,9 @@ from named streams so that every strategy faces the identical stream (common ran
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -51,14 +53,37 @@ def hourly_rates(world: World, demand_factor: float = 1.0) -> F:
         from sim.segments import segmented_rates
 
         return segmented_rates(world, demand_factor)
-    hours = int(np.ceil(world.scenario.horizon_days * 24))
+    return profile_rates(
+        d.total_orders_per_day,
+        d.hour_profile,
+        d.weekday_profile,
+        d.trend_per_day,
+        d.promotions,
+        world.scenario.horizon_days,
+        demand_factor,
+    )
+
+
+def profile_rates(
+    orders_per_day: float,
+    hour_profile: Sequence[float],
+    weekday_profile: Sequence[float],
+    trend_per_day: float,
+    promotions: Sequence[Any],
+    horizon_days: float,
+    demand_factor: float = 1.0,
+) -> F:
+    """Expected orders per hour over ``horizon_days``: a daily volume (scaled by ``demand_factor``)
+    shaped by hour-of-day and weekday profiles, a linear trend and promotions (objects with start_day,
+    days and multiplier)."""
+    hours = int(np.ceil(horizon_days * 24))
     h = np.arange(hours)
     day = h // 24
-    hour_w = np.asarray(d.hour_profile) / np.mean(d.hour_profile)
-    week_w = np.asarray(d.weekday_profile) / np.mean(d.weekday_profile)
-    rate = d.total_orders_per_day / 24.0 * demand_factor * hour_w[h % 24] * week_w[day % 7]
-    rate = rate * np.maximum(0.0, 1.0 + d.trend_per_day * day)
-    for p in d.promotions:
+    hour_w = np.asarray(hour_profile) / np.mean(hour_profile)
+    week_w = np.asarray(weekday_profile) / np.mean(weekday_profile)
+    rate = orders_per_day / 24.0 * demand_factor * hour_w[h % 24] * week_w[day % 7]
+    rate = rate * np.maximum(0.0, 1.0 + trend_per_day * day)
+    for p in promotions:
         spike = (h >= p.start_day * 24) & (h < (p.start_day + p.days) * 24)
         rate = np.where(spike, rate * p.multiplier, rate)
     result: F = rate

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dom_core.model import FulfilmentType
-from sim.demand import MAX_SHIPMENT_DRAWS, DemandStream, _pickup_stores
+from sim.demand import MAX_SHIPMENT_DRAWS, DemandStream, _pickup_stores, profile_rates
 from sim.demand_spec import ResolvedSegment
 from sim.rng import stream
 from sim.world import World
@@ -24,18 +24,15 @@ PICKUP_KINDS = (FulfilmentType.PICKUP_IN_STORE, FulfilmentType.SHIP_TO_STORE)
 
 def segment_rates(seg: ResolvedSegment, horizon_days: float, demand_factor: float = 1.0) -> F:
     """Expected orders per hour of one segment over the horizon (as ``sim.demand.hourly_rates``)."""
-    hours = int(np.ceil(horizon_days * 24))
-    h = np.arange(hours)
-    day = h // 24
-    hour_w = np.asarray(seg.hour_profile) / np.mean(seg.hour_profile)
-    week_w = np.asarray(seg.weekday_profile) / np.mean(seg.weekday_profile)
-    rate = seg.orders_per_day / 24.0 * demand_factor * hour_w[h % 24] * week_w[day % 7]
-    rate = rate * np.maximum(0.0, 1.0 + seg.trend_per_day * day)
-    for p in seg.promotions:
-        spike = (h >= p.start_day * 24) & (h < (p.start_day + p.days) * 24)
-        rate = np.where(spike, rate * p.multiplier, rate)
-    result: F = rate
-    return result
+    return profile_rates(
+        seg.orders_per_day,
+        seg.hour_profile,
+        seg.weekday_profile,
+        seg.trend_per_day,
+        seg.promotions,
+        horizon_days,
+        demand_factor,
+    )
 
 
 @dataclass
